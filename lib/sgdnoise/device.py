@@ -1,0 +1,114 @@
+"""Where computations run and how large the experiments are.
+
+Two decisions are made here and nowhere else:
+
+* :func:`default_device` — ``cuda`` when a GPU is visible, else ``cpu``; the environment
+  variable ``SGDNOISE_DEVICE`` (``cpu`` or ``cuda``) forces one.
+* :func:`size_profile` — ``"small"`` on a CPU (every notebook runs in about a minute on a
+  2-core laptop) and ``"large"`` on a GPU; the environment variable ``SGDNOISE_SIZE``
+  (``small`` or ``large``) forces one. :func:`budget` picks a chapter's sizes from it.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+_DEVICE_ENV = "SGDNOISE_DEVICE"
+_SIZE_ENV = "SGDNOISE_SIZE"
+_PROFILES = ("small", "large")
+
+
+def default_device() -> torch.device:
+    """The device experiments run on.
+
+    Returns ``cuda`` when ``torch.cuda.is_available()``, else ``cpu``. Setting the
+    environment variable ``SGDNOISE_DEVICE`` to ``cpu`` or ``cuda`` overrides the choice.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If ``SGDNOISE_DEVICE`` holds anything but ``cpu`` or ``cuda``, or asks for ``cuda``
+        on a machine without a GPU.
+
+    Examples
+    --------
+    >>> default_device().type in ("cpu", "cuda")
+    True
+    """
+    forced = os.environ.get(_DEVICE_ENV, "").strip().lower()
+    if forced:
+        if forced not in ("cpu", "cuda"):
+            raise ValueError(f"environment variable {_DEVICE_ENV} must be 'cpu' or 'cuda', got {forced!r}")
+        if forced == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{_DEVICE_ENV}=cuda but torch sees no CUDA device")
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def size_profile(device: torch.device | str | None = None) -> str:
+    """``"large"`` when experiments run on a GPU, ``"small"`` otherwise.
+
+    The environment variable ``SGDNOISE_SIZE`` (``small`` or ``large``) overrides it, e.g. to
+    run the small sizes on a GPU for a quick check, or the large ones on a patient CPU.
+
+    Parameters
+    ----------
+    device : torch.device or str, optional
+        The device the experiment runs on; default :func:`default_device`.
+
+    Returns
+    -------
+    str
+        ``"small"`` or ``"large"``.
+    """
+    forced = os.environ.get(_SIZE_ENV, "").strip().lower()
+    if forced:
+        if forced not in _PROFILES:
+            raise ValueError(f"environment variable {_SIZE_ENV} must be 'small' or 'large', got {forced!r}")
+        return forced
+    dev = torch.device(device) if device is not None else default_device()
+    return "large" if dev.type == "cuda" else "small"
+
+
+def budget(small: dict[str, Any], large: dict[str, Any], device: torch.device | str | None = None) -> SimpleNamespace:
+    """Pick a chapter's experiment sizes for the current profile.
+
+    Parameters
+    ----------
+    small, large : dict
+        Sizes for the CPU profile and the GPU profile, with the same keys.
+    device : torch.device or str, optional
+        Passed to :func:`size_profile`.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        The chosen sizes as attributes, plus ``profile`` (``"small"``/``"large"``).
+
+    Raises
+    ------
+    ValueError
+        If ``small`` and ``large`` do not have the same keys.
+
+    Examples
+    --------
+    >>> import os; os.environ["SGDNOISE_SIZE"] = "small"
+    >>> budget(small={"n": 100}, large={"n": 10_000}).n
+    100
+    >>> del os.environ["SGDNOISE_SIZE"]
+    """
+    if set(small) != set(large):
+        raise ValueError(f"small and large must have the same keys, got {sorted(small)} and {sorted(large)}")
+    if "profile" in small:
+        raise ValueError("'profile' is reserved and cannot be a size name in small/large")
+    profile = size_profile(device)
+    chosen = small if profile == "small" else large
+    return SimpleNamespace(profile=profile, **chosen)

@@ -1,0 +1,99 @@
+"""Small build helpers for the Makefile (not part of the sgdnoise library).
+
+Usage::
+
+    python tools/book.py toc-notebooks _toc.yml      # notebooks listed in the table of contents
+    python tools/book.py cache-key _build/.jupyter_cache
+    python tools/book.py student-config _config.yml _build/student_config.yml
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def toc_files(toc_path: Path) -> list[str]:
+    """Every ``file:`` entry of a Jupyter Book ``_toc.yml``, in order (root first)."""
+    toc = yaml.safe_load(toc_path.read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return files
+
+
+def toc_notebooks(toc_path: Path) -> list[Path]:
+    """Paths of the ``.ipynb`` files the table of contents names."""
+    out = []
+    for f in toc_files(toc_path):
+        p = ROOT / f
+        if p.suffix == "":
+            p = p.with_suffix(".ipynb") if p.with_suffix(".ipynb").exists() else p.with_suffix(".md")
+        if p.suffix == ".ipynb":
+            out.append(p)
+    return out
+
+
+def library_hash() -> str:
+    """SHA-256 over the library sources and the pinned environment."""
+    h = hashlib.sha256()
+    paths = sorted((ROOT / "lib").rglob("*.py")) + [ROOT / "requirements.txt", ROOT / "pyproject.toml"]
+    for p in paths:
+        h.update(str(p.relative_to(ROOT)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_key(cache_dir: Path) -> None:
+    """Empty the execution cache when the library changed since it was filled."""
+    key_file = cache_dir.parent / ".cache_key"
+    key = library_hash()
+    old = key_file.read_text().strip() if key_file.exists() else None
+    if old != key:
+        if cache_dir.exists():
+            print(f"library changed ({old} -> {key}): clearing the notebook execution cache")
+            shutil.rmtree(cache_dir)
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key + "\n")
+
+
+def student_config(src: Path, dst: Path) -> None:
+    """Copy ``_config.yml`` with sphinx-exercise's ``hide_solutions`` switched on."""
+    cfg = yaml.safe_load(src.read_text())
+    cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    cfg["title"] = cfg.get("title", "") + " (student edition)"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def main(argv: list[str]) -> int:
+    cmd, *args = argv
+    if cmd == "toc-notebooks":
+        print(" ".join(str(p.relative_to(ROOT)) for p in toc_notebooks(Path(args[0]))))
+    elif cmd == "cache-key":
+        cache_key(Path(args[0]))
+    elif cmd == "student-config":
+        student_config(Path(args[0]), Path(args[1]))
+    else:
+        raise SystemExit(f"unknown command {cmd!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
