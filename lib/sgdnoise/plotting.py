@@ -69,7 +69,7 @@ def plot_theory(ax: plt.Axes, x: Sequence[float] | np.ndarray, y: Sequence[float
                 label: str, **kwargs) -> list:
     """Draw a theoretical curve: a solid line, drawn beneath the measurements."""
     kwargs.setdefault("zorder", 1)
-    return ax.plot(x, y, "-", label=label, **kwargs)
+    return ax.plot(x, y, label=label, **kwargs)
 
 
 def plot_measured(ax: plt.Axes, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
