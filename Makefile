@@ -10,7 +10,6 @@ PY           := $(VENV)/bin/python
 STAMP        := $(VENV)/.installed
 # Kernels come from the venv first, whatever the user's own Jupyter set-up has registered.
 export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
-export MPLBACKEND   := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 JOBS         ?= 2
 BUILD_FLAGS  ?=

@@ -85,12 +85,10 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
     2410
     """
     device = torch.device(device) if device is not None else default_device()
-    if kind == "logistic":
-        model = LogisticRegression(n_features, n_classes)
-    elif kind == "mlp":
-        model = MLP((n_features, *hidden, n_classes))
-    else:
+    if kind not in ("logistic", "mlp"):
         raise ValueError(f"kind must be 'logistic' or 'mlp', got {kind!r}")
+    with torch.random.fork_rng(devices=[]):  # the modules' own default init must not move the global RNG
+        model = LogisticRegression(n_features, n_classes) if kind == "logistic" else MLP((n_features, *hidden, n_classes))
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for mod in model.modules():

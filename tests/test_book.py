@@ -1,0 +1,131 @@
+"""Tests of the book itself: table of contents, notebooks, pinned environment, build helpers."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("booktools", ROOT / "tools" / "book.py")
+booktools = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(booktools)
+
+NOTEBOOKS = sorted((ROOT / "book").rglob("*.ipynb"))
+CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)]
+
+
+def load(nb_path):
+    return json.loads(nb_path.read_text())
+
+
+def source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def test_every_notebook_is_in_the_toc_and_vice_versa():
+    toc_nbs = set(booktools.toc_notebooks(ROOT / "_toc.yml"))
+    on_disk = {p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts}
+    assert on_disk, "no notebooks found under book/"
+    assert toc_nbs == on_disk, f"not in _toc.yml: {on_disk - toc_nbs}; listed but missing: {toc_nbs - on_disk}"
+
+
+def test_every_toc_entry_exists():
+    for f in booktools.toc_files(ROOT / "_toc.yml"):
+        candidates = [ROOT / f, (ROOT / f).with_suffix(".md"), (ROOT / f).with_suffix(".ipynb")]
+        assert any(c.is_file() for c in candidates), f"_toc.yml names {f}, which does not exist"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(nb):
+    for cell in load(nb)["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs", []) == [], f"{nb.name}: a code cell has stored outputs"
+            assert cell.get("execution_count") is None, f"{nb.name}: a code cell has an execution count"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_kernel_and_imports(nb):
+    data = load(nb)
+    assert data["metadata"]["kernelspec"]["name"] == "python3"
+    code = "\n".join(source(c) for c in data["cells"] if c["cell_type"] == "code")
+    assert "import sgdnoise" in code
+    for forbidden in ("!pip", "%pip", "sys.path.append", "sys.path.insert", "urlopen", "requests.get", "wget "):
+        assert forbidden not in code, f"{nb.name} uses {forbidden!r}"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_has_exercises_each_with_a_solution(nb):
+    text = "\n".join(source(c) for c in load(nb)["cells"] if c["cell_type"] == "markdown")
+    exercises = re.findall(r"`{3,}\{exercise\}[^\n]*\n:label: ([\w-]+)", text)
+    solutions = re.findall(r"`{3,}\{solution\} ([\w-]+)", text)
+    assert len(exercises) >= 4, f"{nb.name} has {len(exercises)} exercises, needs at least 4"
+    assert sorted(exercises) == sorted(solutions), "every exercise needs exactly one solution"
+    assert "solution-start" not in text, "use the plain solution directive (hide_solutions crashes on gated ones)"
+    assert "Learning goals" in text and "## Summary" in text
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_glued_names_used_in_prose_are_defined(nb):
+    cells = load(nb)["cells"]
+    prose = "\n".join(source(c) for c in cells if c["cell_type"] == "markdown")
+    code = "\n".join(source(c) for c in cells if c["cell_type"] == "code")
+    used = set(re.findall(r"\{glue(?::text)?\}`([\w]+)", prose))
+    literal = set(re.findall(r'glue\("([\w]+)"', code))
+    patterns = [re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p)) + "$")
+                for p in re.findall(r'glue\(f"([^"]+)"', code)]
+    missing = {u for u in used if u not in literal and not any(p.match(u) for p in patterns)}
+    assert not missing, f"{nb.name}: prose uses glue names never glued: {missing}"
+    assert used, "chapter prose should quote computed numbers through glue"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_figures_have_alt_text_and_caption(nb):
+    for cell in load(nb)["cells"]:
+        if cell["cell_type"] == "code" and "plt.show()" in source(cell):
+            meta = cell.get("metadata", {}).get("mystnb", {})
+            assert meta.get("image", {}).get("alt"), f"{nb.name}: a figure cell has no alt text"
+            assert meta.get("figure", {}).get("caption"), f"{nb.name}: a figure cell has no caption"
+
+
+def test_requirements_are_exact_pins():
+    lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    reqs = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+\-]+", r) for r in reqs), [r for r in reqs if "==" not in r]
+    pins = {r.split("==")[0].lower(): r.split("==")[1] for r in reqs}
+    assert pins["torch"] == "2.13.0"
+    assert pins["jupyter-book"].startswith("1.")
+    for needed in ("numpy", "matplotlib", "nbval", "pytest", "pytest-xdist", "sphinx-exercise", "scikit-learn"):
+        assert needed in pins, f"{needed} missing from requirements.txt"
+
+
+def test_config_essentials():
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert cfg["only_build_toc_files"] is True
+    assert cfg["execute"]["allow_errors"] is False
+    assert cfg["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+    assert "sphinx_exercise" in cfg["sphinx"]["extra_extensions"]
+    for excluded in (".venv", "lib", "tests", "_build"):
+        assert excluded in cfg["exclude_patterns"]
+
+
+def test_student_config_hides_solutions(tmp_path):
+    out = tmp_path / "student.yml"
+    booktools.student_config(ROOT / "_config.yml", out)
+    cfg = yaml.safe_load(out.read_text())
+    assert cfg["sphinx"]["config"]["hide_solutions"] is True
+    assert cfg["bibtex_bibfiles"] == yaml.safe_load((ROOT / "_config.yml").read_text())["bibtex_bibfiles"]
+
+
+def test_cache_key_clears_the_cache_when_the_library_changes(tmp_path, monkeypatch):
+    cache = tmp_path / ".jupyter_cache"
+    cache.mkdir()
+    (tmp_path / ".cache_key").write_text("stale\n")
+    booktools.cache_key(cache)
+    assert not cache.exists()
+    assert (tmp_path / ".cache_key").read_text().strip() == booktools.library_hash()
+    cache.mkdir()
+    booktools.cache_key(cache)  # unchanged library: the cache stays
+    assert cache.exists()

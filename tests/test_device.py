@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+import sgdnoise as sn
+
+
+def test_default_device_follows_cuda_availability():
+    assert sn.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_device_env_forces_cpu(monkeypatch):
+    monkeypatch.setenv("SGDNOISE_DEVICE", "CPU")
+    assert sn.default_device() == torch.device("cpu")
+
+
+def test_device_env_rejects_unknown(monkeypatch):
+    monkeypatch.setenv("SGDNOISE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="SGDNOISE_DEVICE"):
+        sn.default_device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_device_env_cuda_without_gpu(monkeypatch):
+    monkeypatch.setenv("SGDNOISE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="SGDNOISE_DEVICE"):
+        sn.default_device()
+
+
+def test_size_profile_by_device_and_override(monkeypatch):
+    assert sn.size_profile("cpu") == "small"
+    assert sn.size_profile(torch.device("cuda")) == "large"
+    monkeypatch.setenv("SGDNOISE_SIZE", "large")
+    assert sn.size_profile("cpu") == "large"
+    monkeypatch.setenv("SGDNOISE_SIZE", "huge")
+    with pytest.raises(ValueError, match="SGDNOISE_SIZE"):
+        sn.size_profile("cpu")
+
+
+def test_budget_picks_profile(monkeypatch):
+    b = sn.budget(small={"n": 10, "seeds": 2}, large={"n": 1000, "seeds": 20}, device="cpu")
+    assert (b.profile, b.n, b.seeds) == ("small", 10, 2)
+    b = sn.budget(small={"n": 10}, large={"n": 1000}, device="cuda")
+    assert (b.profile, b.n) == ("large", 1000)
+
+
+def test_budget_rejects_mismatched_keys():
+    with pytest.raises(ValueError, match="same keys"):
+        sn.budget(small={"n": 1}, large={"m": 2})
+    with pytest.raises(ValueError, match="profile"):
+        sn.budget(small={"profile": 1}, large={"profile": 2})

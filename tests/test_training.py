@@ -1,0 +1,135 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sgdnoise.data import load_digits, make_linear_regression, make_logistic_regression
+from sgdnoise.models import get_flat_params, make_model
+from sgdnoise.training import History, accuracy, constant_lr, minimize_full_batch, objective, train_sgd
+
+
+def half_mse(out, t):
+    return 0.5 * ((out.squeeze(1) - t) ** 2).mean()
+
+
+def linear_model(d, dtype=torch.float64):
+    m = nn.Linear(d, 1, bias=False).to(dtype)
+    with torch.no_grad():
+        m.weight.zero_()
+    return m
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_full_batch_steps_follow_the_closed_form():
+    # Gradient descent on L(w) = |Xw - y|^2 / (2n): w_t - w* = (I - eta H)^t (w_0 - w*), H = X^T X / n.
+    p = make_linear_regression(80, 4, seed=3, device="cpu")
+    m, eta, t = linear_model(4), 0.3, 25
+    h = train_sgd(m, half_mse, p.X, p.y, lr=eta, batch_size=80, epochs=t)
+    H = p.X.T @ p.X / 80
+    expected = p.w_opt + torch.linalg.matrix_power(torch.eye(4, dtype=torch.float64) - eta * H, t) @ (0 - p.w_opt)
+    assert torch.allclose(m.weight.detach().squeeze(0), expected, atol=1e-12)
+    assert len(h.step_loss) == t and h.steps_per_epoch == 1
+    assert np.all(np.diff(h.eval_loss) < 0)
+
+
+def test_sgd_with_decaying_steps_converges_to_the_optimum():
+    p = make_linear_regression(200, 3, noise=0.5, seed=4, device="cpu")
+    m = linear_model(3)
+    train_sgd(m, half_mse, p.X, p.y, lr=lambda s: 0.5 / (1 + s / 50), batch_size=4, epochs=200, generator=gen(1))
+    assert (m.weight.detach().squeeze(0) - p.w_opt).norm() < 0.02 * p.w_opt.norm()
+
+
+def test_sum_reduction_with_scaled_lr_reproduces_mean():
+    p = make_linear_regression(60, 3, seed=5, device="cpu")
+    a, b = linear_model(3), linear_model(3)
+    ha = train_sgd(a, half_mse, p.X, p.y, lr=0.1, batch_size=12, epochs=3, generator=gen(2))
+    hb = train_sgd(b, half_mse, p.X, p.y, lr=0.1 / 12, batch_size=12, epochs=3, reduction="sum", generator=gen(2))
+    assert torch.allclose(a.weight, b.weight, atol=1e-13)
+    assert np.allclose(ha.step_loss, hb.step_loss)
+
+
+def test_history_records_evaluations_and_time():
+    data = load_digits(device="cpu")
+    m = make_model("logistic", 64, 10, device="cpu")
+    h = train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.2, batch_size=100, epochs=2, evals_per_epoch=3,
+                  test=(data.X_test, data.y_test), generator=gen(3))
+    assert isinstance(h, History)
+    assert h.steps_per_epoch == 15 and len(h.step_loss) == 30 and len(h.step_lr) == 30
+    assert h.eval_step[0] == 0 and h.eval_step[-1] == 30 and len(h.eval_step) == 7
+    assert np.all(np.diff(h.eval_time) >= 0) and h.eval_time[0] == 0
+    assert np.allclose(h.eval_epoch, h.eval_step / 15)
+    assert h.final_loss == pytest.approx(objective(m, F.cross_entropy, data.X_train, data.y_train))
+    assert h.eval_test_accuracy[-1] == pytest.approx(accuracy(m, data.X_test, data.y_test)) and h.eval_test_accuracy[-1] > 0.85
+
+
+def test_fractional_epochs_and_schedule_values():
+    p = make_linear_regression(40, 2, device="cpu")
+    h = train_sgd(linear_model(2), half_mse, p.X, p.y, lr=lambda s: 0.1 / (s + 1), batch_size=10, epochs=1.5,
+                  generator=gen())
+    assert len(h.step_loss) == 6
+    assert np.allclose(h.step_lr, 0.1 / np.arange(1, 7))
+
+
+@pytest.mark.parametrize("sampler", ["shuffle", "fixed", "replacement"])
+def test_samplers_reproducible(sampler):
+    p = make_linear_regression(30, 2, device="cpu")
+    runs = [train_sgd(linear_model(2), half_mse, p.X, p.y, lr=0.1, batch_size=4, epochs=2, sampler=sampler,
+                      generator=gen(9)).step_loss for _ in range(2)]
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_divergence_is_detected_and_recorded():
+    p = make_linear_regression(50, 3, device="cpu")
+    h = train_sgd(linear_model(3), half_mse, p.X, p.y, lr=10.0, batch_size=50, epochs=500)
+    assert math.isinf(h.final_loss) and len(h.step_loss) < 500
+
+
+def test_minimize_full_batch_matches_newton_optimum():
+    p = make_logistic_regression(300, 4, l2=0.01, seed=6, device="cpu")
+    m = linear_model(4)
+    bce = lambda out, t: F.binary_cross_entropy_with_logits(out.squeeze(1), t)  # noqa: E731
+    value = minimize_full_batch(m, bce, p.X, p.y, l2=0.01)
+    assert torch.allclose(m.weight.detach().squeeze(0), p.w_opt, atol=1e-7)
+    assert value == pytest.approx(objective(m, bce, p.X, p.y, l2=0.01))
+
+
+def test_constant_lr():
+    assert constant_lr(0.3)(1000) == 0.3
+    with pytest.raises(ValueError, match="lr"):
+        constant_lr(0)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(lr=-0.1), "lr"),
+    (dict(lr=lambda s: -1.0), "lr"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=41), "batch_size"),
+    (dict(epochs=0), "epochs"),
+    (dict(reduction="max"), "reduction"),
+    (dict(sampler="sorted"), "sampler"),
+    (dict(l2=-1.0), "l2"),
+    (dict(evals_per_epoch=0), "evals_per_epoch"),
+])
+def test_bad_arguments_name_the_parameter(kwargs, word):
+    p = make_linear_regression(40, 2, device="cpu")
+    args = dict(lr=0.1, batch_size=4, epochs=1) | kwargs
+    with pytest.raises(ValueError, match=word):
+        train_sgd(linear_model(2), half_mse, p.X, p.y, **args)
+
+
+def test_nan_data_rejected():
+    p = make_linear_regression(40, 2, device="cpu")
+    X = p.X.clone()
+    X[5, 0] = float("nan")
+    with pytest.raises(ValueError, match="X contains NaN"):
+        train_sgd(linear_model(2), half_mse, X, p.y, lr=0.1, batch_size=4, epochs=1)
+    y = p.y.clone()
+    y[0] = float("inf")
+    with pytest.raises(ValueError, match="y contains NaN"):
+        train_sgd(linear_model(2), half_mse, p.X, y, lr=0.1, batch_size=4, epochs=1)
