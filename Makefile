@@ -1,7 +1,7 @@
 # Noisy Descent: every command sets up its own environment first.
 #   make book      .venv + execute every notebook + HTML site in _build/html
 #   make test      .venv + unit tests + nbval over every notebook + strict build of the book
-#   make student   the site with every solution removed, in _build/student/html
+#   make student   the site with every solution removed, in _build/student/_build/html
 SHELL        := /bin/bash
 .SHELLFLAGS  := -euo pipefail -c
 PYTHON       ?= $(shell command -v python3.11 || command -v python3)
@@ -15,12 +15,12 @@ JOBS         ?= 2
 BUILD_FLAGS  ?=
 STRICT       := -n -W --keep-going
 
-.PHONY: help venv book test unit nbval book-strict student clean clean-cache bench
+.PHONY: help venv cache-key book test unit nbval book-strict student student-check clean clean-cache bench
 
 help:
 	@echo "make book     build the site into _build/html (sets up .venv on first use)"
 	@echo "make test     unit tests, nbval over every notebook, strict build of the book"
-	@echo "make student  the site without solutions, into _build/student/html"
+	@echo "make student  the site without solutions, into _build/student/_build/html"
 	@echo "make bench    run every benchmark script"
 
 # The environment is rebuilt only when requirements.txt or pyproject.toml change.
@@ -48,18 +48,23 @@ student: $(STAMP) cache-key
 	$(VENV)/bin/jupyter-book build . --config _build/student_config.yml --path-output _build/student $(BUILD_FLAGS)
 	@echo "student site: $(CURDIR)/_build/student/_build/html/index.html"
 
+# Both builds strict, then: solutions in the full site, none in the student site.
+student-check: book-strict
+	$(MAKE) --no-print-directory student BUILD_FLAGS="$(STRICT)"
+	$(PY) tools/book.py check-student _build/html _build/student/_build/html
+
 unit: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) tests
 
 nbval: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax $$($(PY) tools/book.py toc-notebooks _toc.yml)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 $$($(PY) tools/book.py toc-notebooks _toc.yml)
 
 book-strict: $(STAMP) cache-key
 	$(VENV)/bin/jupyter-book build . $(STRICT)
 
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory unit nbval book-strict; \
+	$(MAKE) --no-print-directory unit nbval book-strict student-check; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 bench: $(STAMP)

@@ -5,6 +5,7 @@ Usage::
     python tools/book.py toc-notebooks _toc.yml      # notebooks listed in the table of contents
     python tools/book.py cache-key _build/.jupyter_cache
     python tools/book.py student-config _config.yml _build/student_config.yml
+    python tools/book.py check-student _build/html _build/student/_build/html
 """
 
 from __future__ import annotations
@@ -82,12 +83,37 @@ def student_config(src: Path, dst: Path) -> None:
     dst.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
+def check_student(full_html: Path, student_html: Path) -> None:
+    """Every page with exercises: solutions in the full build, none in the student build."""
+    pages = sorted(full_html.rglob("*.html"))
+    checked = 0
+    for page in pages:
+        full = page.read_text(errors="replace")
+        n_ex = full.count('class="exercise admonition')
+        if not n_ex:
+            continue
+        student_page = student_html / page.relative_to(full_html)
+        student = student_page.read_text(errors="replace")
+        if full.count("Solution to") == 0:
+            raise SystemExit(f"{page}: exercises but no solutions in the full build")
+        if "Solution to" in student or 'class="solution' in student:
+            raise SystemExit(f"{student_page}: the student build still shows solutions")
+        if student.count('class="exercise admonition') != n_ex:
+            raise SystemExit(f"{student_page}: the student build lost exercises")
+        checked += 1
+    if not checked:
+        raise SystemExit("no page with exercises found")
+    print(f"student build: {checked} page(s) with exercises, solutions present in full build, absent in student build")
+
+
 def main(argv: list[str]) -> int:
     cmd, *args = argv
     if cmd == "toc-notebooks":
         print(" ".join(str(p.relative_to(ROOT)) for p in toc_notebooks(Path(args[0]))))
     elif cmd == "cache-key":
         cache_key(Path(args[0]))
+    elif cmd == "check-student":
+        check_student(Path(args[0]), Path(args[1]))
     elif cmd == "student-config":
         student_config(Path(args[0]), Path(args[1]))
     else:
