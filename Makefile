@@ -54,7 +54,7 @@ student-check: book-strict
 	$(PY) tools/book.py check-student _build/html _build/student/_build/html
 
 unit: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) tests
+	$(PY) -m pytest -q -n $(JOBS) tests --doctest-modules lib/sgdnoise
 
 nbval: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 $$($(PY) tools/book.py toc-notebooks _toc.yml)

@@ -147,7 +147,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     >>> model = make_model("logistic", 64, 10, device="cpu")
     >>> h = train_sgd(model, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=32, epochs=1,
     ...               generator=torch.Generator().manual_seed(0))
-    >>> h.eval_loss[-1] < h.eval_loss[0]
+    >>> bool(h.eval_loss[-1] < h.eval_loss[0])
     True
     """
     n = X.shape[0]
