@@ -112,7 +112,8 @@ def epoch_batches(n: int, batch_size: int, scheme: str = "shuffle", generator: t
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(n_steps)]
 
 
-Sampler = Callable[[int, int, torch.Generator | None], list[torch.Tensor]]
+#: A pluggable epoch sampler: ``sampler(n, batch_size, generator) -> list of index tensors``.
+Sampler = Callable[[int, int, "torch.Generator | None"], list[torch.Tensor]]
 
 
 def trace_covariance(grads: torch.Tensor) -> float:

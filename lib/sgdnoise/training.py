@@ -24,7 +24,7 @@ from torch import nn
 
 from ._validate import check_finite, check_positive_float, check_positive_int
 from .gradients import LossFn
-from .sampling import SCHEMES, epoch_batches
+from .sampling import SCHEMES, Sampler, epoch_batches
 
 Schedule = Callable[[int], float]
 
@@ -97,7 +97,7 @@ def _sync(device: torch.device) -> None:
 
 def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *,
               lr: float | Schedule, batch_size: int, epochs: float,
-              sampler: str | Callable[..., list[torch.Tensor]] = "shuffle",
+              sampler: str | Sampler = "shuffle",
               generator: torch.Generator | None = None, reduction: str = "mean", l2: float = 0.0,
               evals_per_epoch: int = 1, test: tuple[torch.Tensor, torch.Tensor] | None = None,
               divergence_threshold: float = 1e6) -> History:
