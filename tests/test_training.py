@@ -61,6 +61,8 @@ def test_history_records_evaluations_and_time():
                   test=(data.X_test, data.y_test), generator=gen(3))
     assert isinstance(h, History)
     assert h.steps_per_epoch == 15 and len(h.step_loss) == 30 and len(h.step_lr) == 30
+    assert len(h.step_seconds) == 30 and (h.step_seconds > 0).all()
+    assert h.eval_time[-1] == pytest.approx(h.step_seconds.sum())
     assert h.eval_step[0] == 0 and h.eval_step[-1] == 30 and len(h.eval_step) == 7
     assert np.all(np.diff(h.eval_time) >= 0) and h.eval_time[0] == 0
     assert np.allclose(h.eval_epoch, h.eval_step / 15)

@@ -44,6 +44,8 @@ class History:
     step_loss : numpy.ndarray, shape (steps,)
         Mini-batch loss (mean over the batch, with the regularizer) before each update.
     step_lr : numpy.ndarray, shape (steps,)
+    step_seconds : numpy.ndarray, shape (steps,)
+        Wall-clock duration of each update (its median is robust to a busy machine).
     eval_step, eval_epoch, eval_time, eval_loss : numpy.ndarray
         Full training objective ``eval_loss`` after ``eval_step`` updates (``eval_epoch`` in
         epochs, fractional; ``eval_time`` training seconds so far). The first entry is the
@@ -55,6 +57,7 @@ class History:
 
     step_loss: np.ndarray
     step_lr: np.ndarray
+    step_seconds: np.ndarray
     eval_step: np.ndarray
     eval_epoch: np.ndarray
     eval_time: np.ndarray
@@ -179,7 +182,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
                for e in range(math.ceil(epochs)) for k in range(evals_per_epoch)}
     eval_at = {s for s in eval_at if 0 < s <= total_steps} | {total_steps}
 
-    step_loss, step_lr = [], []
+    step_loss, step_lr, step_seconds = [], [], []
     ev = {"step": [], "time": [], "loss": [], "test_loss": [], "test_acc": []}
 
     def evaluate(step: int, seconds: float, diverged: bool = False) -> None:
@@ -213,7 +216,9 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
                 for p, g in zip(params, grads):
                     p.sub_(eta * g)
             _sync(device)
-            seconds += time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            seconds += dt
+            step_seconds.append(dt)
             value = float(loss.detach()) + (float(reg.detach()) if l2 else 0.0)
             step_loss.append(value)
             step_lr.append(eta)
@@ -227,7 +232,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     model.train(was_training)
     steps = np.asarray(ev["step"])
     return History(
-        step_loss=np.asarray(step_loss), step_lr=np.asarray(step_lr), eval_step=steps,
+        step_loss=np.asarray(step_loss), step_lr=np.asarray(step_lr), step_seconds=np.asarray(step_seconds),
+        eval_step=steps,
         eval_epoch=steps / steps_per_epoch, eval_time=np.asarray(ev["time"]), eval_loss=np.asarray(ev["loss"]),
         eval_test_loss=np.asarray(ev["test_loss"]), eval_test_accuracy=np.asarray(ev["test_acc"]),
         steps_per_epoch=steps_per_epoch,
