@@ -4,8 +4,8 @@ import pytest
 from sgdnoise.morphogen import (berg_purcell_relative_error, berg_purcell_time, boundary_position,
                                 decoded_position_error, exponential_position, exponential_profile,
                                 exponential_slope, nanomolar_to_per_cubic_micron, poisson_relative_error,
-                                positional_error, positional_error_exponential, power_law_profile,
-                                power_law_slope, read_multiplicative, read_poisson, samples_needed)
+                                positional_error, positional_error_exponential, power_law_position,
+                                power_law_profile, power_law_slope, read_multiplicative, read_poisson, samples_needed)
 
 X = np.linspace(0.005, 0.995, 100)  # 100 cells along the embryo, positions in egg lengths
 
@@ -21,6 +21,11 @@ def test_slopes_match_finite_differences():
                             (power_law_profile, power_law_slope, dict(c0=2.0, decay_length=0.1, exponent=2.5))):
         fd = (prof(X + h, **kw) - prof(X - h, **kw)) / (2 * h)
         assert np.allclose(slope(X, **kw), fd, rtol=1e-6)
+
+
+def test_inverses():
+    assert np.allclose(exponential_position(exponential_profile(X, 2.0, 0.3), 2.0, 0.3), X)
+    assert np.allclose(power_law_position(power_law_profile(X, 2.0, 0.1, 3.0), 2.0, 0.1, 3.0), X)
 
 
 def test_exponential_formula_is_the_general_one():

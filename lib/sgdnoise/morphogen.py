@@ -103,6 +103,23 @@ def power_law_slope(x, c0: float = 1.0, decay_length: float = 0.2, exponent: flo
     return -exponent / decay_length * power_law_profile(x, c0, decay_length, exponent + 1)
 
 
+def power_law_position(c, c0: float = 1.0, decay_length: float = 0.2, exponent: float = 2.0) -> np.ndarray:
+    r"""Inverse of the power-law profile, :math:`x = \lambda[(c_0/c)^{1/p} - 1]`.
+
+    Examples
+    --------
+    >>> round(float(power_law_position(power_law_profile(0.3))), 12)
+    0.3
+    """
+    c0 = check_positive_float("c0", c0)
+    lam = check_positive_float("decay_length", decay_length)
+    p = check_positive_float("exponent", exponent)
+    c = np.asarray(c, dtype=float)
+    if np.any(c <= 0):
+        raise ValueError("c must be > 0 to be decoded into a position")
+    return lam * ((c0 / c) ** (1 / p) - 1)
+
+
 # ------------------------------------------------------------------------- positional error
 
 def positional_error(sigma_c, slope) -> np.ndarray:
@@ -138,15 +155,15 @@ def positional_error(sigma_c, slope) -> np.ndarray:
     return s / np.abs(g)
 
 
-def positional_error_exponential(relative_noise, decay_length: float, n_samples: int = 1) -> np.ndarray:
+def positional_error_exponential(relative_noise, decay_length, n_samples: int = 1) -> np.ndarray:
     r"""Positional error of an exponential gradient, :math:`\sigma_x = \lambda\,(\sigma_c/c)/\sqrt n`.
 
     Parameters
     ----------
     relative_noise : array_like
         :math:`\sigma_c/c` of a single reading (>= 0).
-    decay_length : float
-        :math:`\lambda`.
+    decay_length : array_like
+        :math:`\lambda` (> 0); broadcasts against ``relative_noise``.
     n_samples : int
         Number of independent readings averaged.
 
@@ -155,7 +172,9 @@ def positional_error_exponential(relative_noise, decay_length: float, n_samples:
     >>> round(float(positional_error_exponential(0.10, 0.20)), 12)   # Bicoid: 10 % readout -> 2 % EL
     0.02
     """
-    lam = check_positive_float("decay_length", decay_length)
+    lam = np.asarray(decay_length, dtype=float)
+    if np.any(lam <= 0) or not np.all(np.isfinite(lam)):
+        raise ValueError("decay_length must be finite and > 0")
     n = check_positive_int("n_samples", n_samples)
     r = np.asarray(relative_noise, dtype=float)
     if np.any(r < 0):
