@@ -174,6 +174,8 @@ def test_bad_inputs():
         apply_cnot(basis_state(0, 2), 1, 1)
     with pytest.raises(ValueError, match="params"):
         hardware_efficient_state(np.zeros(3), n_qubits=2)
+    with pytest.raises(ValueError, match="params"):
+        spsa_mean_squared_error(hardware_efficient_state, H2, np.zeros((2, 4)), 0.2, 100)
 
 
 def test_optional_cross_check_with_qiskit():

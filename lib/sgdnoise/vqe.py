@@ -596,7 +596,9 @@ def spsa_mean_squared_error(state_fn, hamiltonian: PauliHamiltonian, params: np.
     """
     c = check_positive_float("c", c)
     params = np.asarray(params, dtype=float)
-    n = check_positive_int("n_params", params.shape[-1] if params.ndim == 1 else 0, maximum=16)
+    if params.ndim != 1:
+        raise ValueError(f"params must be one parameter vector of shape (n,), got shape {params.shape}")
+    n = check_positive_int("number of parameters n", params.size, maximum=16)
     deltas = np.array(list(product((-1.0, 1.0), repeat=n)))
     exact = energy_function(state_fn, hamiltonian)
     grad = parameter_shift_gradient(exact, params)
