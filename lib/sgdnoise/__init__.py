@@ -10,16 +10,18 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``gradients``      full, per-example (torch.func) and accumulated gradients
 ``sampling``       mini-batch samplers and the mini-batch gradient variance
 ``training``       a plain SGD loop with pluggable sampler and schedule
+``morphogen``      noisy readout of morphogen gradients, positional error, counting limit
+``vqe``            state-vector VQE for H2 with shot noise, parameter shift and SPSA
 =================  ==============================================================
 """
 
-from . import data, gradients, models, plotting, sampling, training
+from . import data, gradients, models, morphogen, plotting, sampling, training, vqe
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "budget", "data", "default_device", "gradients", "models", "plotting", "sampling", "size_profile",
-    "training", "use_style", "__version__",
+    "budget", "data", "default_device", "gradients", "models", "morphogen", "plotting", "sampling",
+    "size_profile", "training", "use_style", "vqe", "__version__",
 ]

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from sgdnoise.morphogen import (berg_purcell_relative_error, berg_purcell_time, boundary_position,
+                                decoded_position_error, exponential_position, exponential_profile,
+                                exponential_slope, nanomolar_to_per_cubic_micron, poisson_relative_error,
+                                positional_error, positional_error_exponential, power_law_position,
+                                power_law_profile, power_law_slope, read_multiplicative, read_poisson, samples_needed)
+
+X = np.linspace(0.005, 0.995, 100)  # 100 cells along the embryo, positions in egg lengths
+
+
+def sd_of_sd(n):
+    """Relative standard error of a sample standard deviation of n Gaussian values."""
+    return 1 / np.sqrt(2 * (n - 1))
+
+
+def test_slopes_match_finite_differences():
+    h = 1e-6
+    for prof, slope, kw in ((exponential_profile, exponential_slope, dict(c0=2.0, decay_length=0.2)),
+                            (power_law_profile, power_law_slope, dict(c0=2.0, decay_length=0.1, exponent=2.5))):
+        fd = (prof(X + h, **kw) - prof(X - h, **kw)) / (2 * h)
+        assert np.allclose(slope(X, **kw), fd, rtol=1e-6)
+
+
+def test_inverses():
+    assert np.allclose(exponential_position(exponential_profile(X, 2.0, 0.3), 2.0, 0.3), X)
+    assert np.allclose(power_law_position(power_law_profile(X, 2.0, 0.1, 3.0), 2.0, 0.1, 3.0), X)
+
+
+def test_exponential_formula_is_the_general_one():
+    c, g = exponential_profile(X, 3.0, 0.2), exponential_slope(X, 3.0, 0.2)
+    assert np.allclose(positional_error(0.1 * c, g), positional_error_exponential(0.1, 0.2))
+
+
+@pytest.mark.parametrize("lam", [0.1, 0.2, 0.4])
+@pytest.mark.parametrize("n", [1, 4])
+def test_decoded_position_error_matches_formula(lam, n):
+    # small noise (2 %) so that the first-order formula is accurate to well below the sampling error
+    embryos, sigma = 4000, 0.02
+    c = exponential_profile(X, 1.0, lam)
+    r = read_multiplicative(c, sigma, np.random.default_rng(10), n_samples=n, size=(embryos, X.size))
+    err = decoded_position_error(X, exponential_position(r, 1.0, lam))
+    theory = positional_error_exponential(sigma, lam, n)
+    # each cell: sample sd within 5 standard errors; pooled over cells: much tighter
+    assert np.all(np.abs(err / theory - 1) < 5 * sd_of_sd(embryos) + 2 * sigma ** 2)
+    assert abs(np.mean(err ** 2) / theory ** 2 - 1) < 5 * np.sqrt(2 / ((embryos - 1) * X.size)) + 4 * sigma ** 2 / n
+
+
+def test_poisson_readout_positional_error_grows_along_the_embryo():
+    embryos, lam, v = 4000, 0.2, 20_000.0
+    c = exponential_profile(X, 1.0, lam)
+    r = read_poisson(c, v, np.random.default_rng(11), size=(embryos, X.size))
+    err = decoded_position_error(X, exponential_position(r, 1.0, lam))
+    theory = positional_error(c * poisson_relative_error(c, v), exponential_slope(X, 1.0, lam))
+    keep = c * v > 400  # where the Gaussian (first-order) approximation holds
+    assert np.all(np.abs(err[keep] / theory[keep] - 1) < 5 * sd_of_sd(embryos) + 0.01)
+    assert err[-1] > 5 * err[0]
+
+
+def test_boundary_variability_from_embryo_level_noise_matches_formula():
+    embryos, lam, sigma = 20_000, 0.2, 0.05
+    c = exponential_profile(X, 1.0, lam)
+    theta = float(exponential_profile(0.5, 1.0, lam))
+    amplitude = read_multiplicative(np.ones((embryos, 1)), sigma, np.random.default_rng(12))
+    xb = boundary_position(X, amplitude * c, theta)
+    # grid of 0.01 EL: quantization adds dx^2/12 to the variance
+    theory = np.sqrt(positional_error_exponential(sigma, lam) ** 2 + 0.01 ** 2 / 12)
+    assert abs(xb.std(ddof=1) / theory - 1) < 5 * sd_of_sd(embryos) + 2 * sigma ** 2
+    assert abs(xb.mean() - 0.5) < 5 * theory / np.sqrt(embryos) + 0.5 * lam * sigma ** 2
+
+
+def test_poisson_readout_moments():
+    r = read_poisson(np.full(50_000, 3.0), 10.0, np.random.default_rng(13), n_samples=5)
+    assert abs(r.mean() - 3.0) < 5 * 3.0 * poisson_relative_error(3.0, 10.0, 5) / np.sqrt(50_000)
+    assert abs(r.std() / 3.0 / poisson_relative_error(3.0, 10.0, 5) - 1) < 5 * sd_of_sd(50_000) + 0.01
+
+
+def test_samples_needed_and_counting_limit():
+    assert samples_needed(0.02, 0.01) == 4 and samples_needed(0.01, 0.01) == 1 and samples_needed(0.03, 0.01) == 9
+    t = berg_purcell_time(0.3, 0.003, 4.8, 0.1)
+    assert berg_purcell_relative_error(0.3, 0.003, 4.8, t) == pytest.approx(0.1)
+    assert nanomolar_to_per_cubic_micron(8.0) == pytest.approx(4.818, rel=1e-3)
+
+
+def test_seeded_readout_is_reproducible():
+    a = read_multiplicative(np.ones(5), 0.1, np.random.default_rng(3), n_samples=3)
+    b = read_multiplicative(np.ones(5), 0.1, np.random.default_rng(3), n_samples=3)
+    assert np.array_equal(a, b)
+
+
+def test_bad_inputs():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="decay_length"):
+        exponential_profile(X, 1.0, 0.0)
+    with pytest.raises(ValueError, match="slope"):
+        positional_error(0.1, 0.0)
+    with pytest.raises(ValueError, match="relative_noise"):
+        read_multiplicative(X, -0.1, rng)
+    with pytest.raises(ValueError, match="n_samples"):
+        read_poisson(X, 10.0, rng, n_samples=0)
+    with pytest.raises(ValueError, match="counts_per_unit"):
+        read_poisson(X, 0.0, rng)
+    with pytest.raises(ValueError, match="threshold"):
+        boundary_position(X, np.ones((2, X.size)), -1.0)
+    with pytest.raises(ValueError, match="uniformly spaced"):
+        boundary_position(X ** 2, np.ones((2, X.size)), 0.5)
+    with pytest.raises(ValueError, match="time"):
+        berg_purcell_relative_error(0.3, 0.003, 4.8, 0.0)
+    with pytest.raises(ValueError, match="target_error"):
+        samples_needed(0.02, 0.0)
+    with pytest.raises(ValueError, match="c must be > 0"):
+        exponential_position(np.array([0.5, -0.1]))
