@@ -135,3 +135,26 @@ def test_nan_data_rejected():
     y[0] = float("inf")
     with pytest.raises(ValueError, match="y contains NaN"):
         train_sgd(linear_model(2), half_mse, p.X, y, lr=0.1, batch_size=4, epochs=1)
+
+
+def test_transform_switch_is_applied_to_every_batch():
+    import torch.nn.functional as F
+    from sgdnoise.data import load_digits
+    from sgdnoise.models import make_model
+    from sgdnoise.training import train_sgd
+
+    data = load_digits(device="cpu", dtype=torch.float64)
+    calls = []
+
+    def identity(xb, yb):
+        calls.append(xb.shape[0])
+        return xb, yb
+
+    runs = []
+    for transform in (None, identity):
+        m = make_model("logistic", 64, 10, device="cpu", dtype=torch.float64)
+        h = train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=100, epochs=1,
+                      generator=torch.Generator().manual_seed(0), transform=transform)
+        runs.append(h.eval_loss)
+    assert len(calls) == -(-data.n_train // 100)
+    assert (runs[0] == runs[1]).all()

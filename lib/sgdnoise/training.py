@@ -103,7 +103,9 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
               sampler: str | Sampler = "shuffle",
               generator: torch.Generator | None = None, reduction: str = "mean", l2: float = 0.0,
               evals_per_epoch: int = 1, test: tuple[torch.Tensor, torch.Tensor] | None = None,
-              divergence_threshold: float = 1e6) -> History:
+              divergence_threshold: float = 1e6,
+              transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+              ) -> History:
     r"""Train ``model`` in place with plain mini-batch SGD and return its :class:`History`.
 
     Parameters
@@ -136,6 +138,10 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         Also record test loss and accuracy at each evaluation.
     divergence_threshold : float
         Stop early (recording ``inf``) once the mini-batch loss exceeds this or is not finite.
+    transform : callable, optional
+        ``transform(xb, yb) -> (xb, yb)`` applied to every mini-batch before the step, e.g. data
+        augmentation (:func:`sgdnoise.noise_sources.augment_digits`) — a source of noise
+        switched on in the same loop. Evaluations use the untransformed data.
 
     Returns
     -------
@@ -208,6 +214,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
             _sync(device)
             t0 = time.perf_counter()
             xb, yb = X[idx], y[idx]
+            if transform is not None:
+                xb, yb = transform(xb, yb)
             loss = loss_fn(model(xb), yb)
             reg = 0.5 * l2 * sum((p ** 2).sum() for p in params) if l2 else 0.0
             scale = xb.shape[0] if reduction == "sum" else 1.0

@@ -1,0 +1,207 @@
+r"""Curvature matrices of a negative log-likelihood, and how to compare their eigenvectors with Σ's.
+
+For a model :math:`p_w(y\mid x)` trained on the NLL :math:`\ell_i = -\log p_w(y_i\mid x_i)`:
+
+* the **empirical Fisher** :math:`F_{\rm emp} = \frac1N\sum_i g_i g_i^\top` (the data's labels),
+  so that :math:`\Sigma = F_{\rm emp} - G G^\top` exactly (:func:`empirical_fisher`);
+* the **true Fisher** :math:`F = \frac1N\sum_i \mathbb E_{y\sim p_w(\cdot\mid x_i)}\,
+  \nabla\ell(w;x_i,y)\nabla\ell(w;x_i,y)^\top` (labels drawn from the model, :func:`true_fisher`);
+* the **Hessian** :math:`H = \nabla^2 L` (:func:`dense_hessian`, small models only).
+
+For a generalized linear model with canonical link (softmax regression) :math:`H = F` exactly at
+every :math:`w`; for other models :math:`H = F` + a term weighted by the residuals, which vanishes
+where the model fits the data's distribution. Near a minimum of a well-specified model
+:math:`G \approx 0` and :math:`F_{\rm emp} \approx F`, hence :math:`\Sigma \approx F \approx H`
+(Martens 2020; Kunstner, Balles & Hennig 2019 on when the empirical Fisher misleads).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validate import check_finite, check_positive_int
+from .gradients import LossFn, _check_data, per_example_grads
+from .noise import _check_grads
+
+
+def empirical_fisher(grads: torch.Tensor) -> torch.Tensor:
+    r"""The empirical Fisher :math:`F_{\rm emp} = \frac1N\sum_i g_i g_i^\top` (uncentred second moment).
+
+    Parameters
+    ----------
+    grads : torch.Tensor, shape (N, d)
+
+    Returns
+    -------
+    torch.Tensor, shape (d, d), float64
+
+    Examples
+    --------
+    >>> g = torch.tensor([[1.0, 0.0], [3.0, 0.0]])
+    >>> empirical_fisher(g).tolist()
+    [[5.0, 0.0], [0.0, 0.0]]
+    """
+    g = _check_grads(grads)
+    return g.T @ g / g.shape[0]
+
+
+def true_fisher(model: nn.Module, X: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+    r"""The Fisher information of a softmax classifier, exact over the model's own label distribution.
+
+    .. math::  F = \frac1N\sum_{i=1}^N \sum_{c=1}^C p_w(c\mid x_i)\,
+               \nabla_w\ell(w; x_i, c)\,\nabla_w\ell(w; x_i, c)^\top,
+               \qquad \ell(w; x, c) = -\log \operatorname{softmax}(f_w(x))_c ,
+
+    computed as :math:`M^\top M` with rows :math:`\sqrt{p_{ic}/N}\,\nabla\ell(w;x_i,c)` (one
+    per-example gradient pass per class; :math:`O(C N d)` time, :math:`O(d^2)` memory).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``(N, ...)`` inputs to ``(N, C)`` logits.
+    X : torch.Tensor, shape (N, ...)
+    chunk_size : int, optional
+        Passed to :func:`sgdnoise.gradients.per_example_grads`.
+
+    Returns
+    -------
+    torch.Tensor, shape (d, d), float64
+
+    References
+    ----------
+    Amari (1998); Martens (2020), "New insights and perspectives on the natural gradient
+    method", JMLR 21.
+
+    Examples
+    --------
+    >>> from sgdnoise.models import make_model
+    >>> m = make_model("logistic", 2, 3, device="cpu", dtype=torch.float64)
+    >>> Fm = true_fisher(m, torch.randn(5, 2, dtype=torch.float64))
+    >>> Fm.shape, bool(torch.allclose(Fm, Fm.T))
+    (torch.Size([9, 9]), True)
+    """
+    if X.ndim < 1 or X.shape[0] == 0:
+        raise ValueError("X must contain at least one example")
+    check_finite("X", X)
+    with torch.no_grad():
+        probs = torch.softmax(model(X), dim=1).double()
+    n, n_classes = probs.shape
+    out = None
+    for c in range(n_classes):
+        yc = torch.full((n,), c, dtype=torch.int64, device=X.device)
+        g = per_example_grads(model, F.cross_entropy, X, yc, chunk_size=chunk_size).double()
+        m = g * (probs[:, c:c + 1] / n).sqrt()
+        out = m.T @ m if out is None else out + m.T @ m
+    return out
+
+
+def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+                  rows_per_pass: int = 64) -> torch.Tensor:
+    r"""The full Hessian :math:`H = \nabla^2_w L(w)` of the mean loss, built from Hessian-vector products.
+
+    Differentiates the gradient (kept with ``create_graph=True``) against ``rows_per_pass``
+    basis vectors at a time (``is_grads_batched``): rows :math:`H e_j`. Memory
+    :math:`O(d^2)` for the result plus one batch of products, never the much larger
+    intermediates of ``torch.func.hessian``. Meant for :math:`d` up to a few thousand.
+
+    Parameters
+    ----------
+    model : nn.Module
+    loss_fn : callable
+        Mean loss ``loss_fn(outputs, targets)``.
+    X, y : torch.Tensor
+    rows_per_pass : int
+        Basis vectors per batched product (>= 1).
+
+    Returns
+    -------
+    torch.Tensor, shape (d, d), in the parameters' dtype, symmetrized :math:`(H + H^\top)/2`.
+
+    References
+    ----------
+    Pearlmutter (1994), "Fast exact multiplication by the Hessian", Neural Computation 6.
+
+    Examples
+    --------
+    >>> from sgdnoise.models import make_model
+    >>> m = make_model("logistic", 2, 3, device="cpu", dtype=torch.float64)
+    >>> X, y = torch.randn(5, 2, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1])
+    >>> H = dense_hessian(m, F.cross_entropy, X, y)
+    >>> bool(torch.allclose(H, true_fisher(m, X)))   # softmax regression: H = F exactly
+    True
+    """
+    _check_data(X, y)
+    rows_per_pass = check_positive_int("rows_per_pass", rows_per_pass)
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss_fn(model(X), y), params, create_graph=True)
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    d = flat.numel()
+    rows = []
+    for s in range(0, d, rows_per_pass):
+        t = min(d, s + rows_per_pass)
+        basis = torch.zeros(t - s, d, dtype=flat.dtype, device=flat.device)
+        basis[torch.arange(t - s), torch.arange(s, t)] = 1.0
+        hv = torch.autograd.grad(flat, params, grad_outputs=basis, retain_graph=True, is_grads_batched=True,
+                                 allow_unused=True)
+        rows.append(torch.cat([(h if h is not None else torch.zeros(t - s, *p.shape, dtype=flat.dtype,
+                                                                    device=flat.device)).reshape(t - s, -1)
+                               for h, p in zip(hv, params)], dim=1))
+    H = torch.cat(rows).detach()
+    return (H + H.T) / 2
+
+
+def top_eigenpairs(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The ``k`` largest eigenvalues (decreasing) and unit eigenvectors of a symmetric matrix.
+
+    Parameters
+    ----------
+    matrix : torch.Tensor, shape (d, d), symmetric
+    k : int
+        ``1 <= k <= d``.
+
+    Returns
+    -------
+    eigenvalues : torch.Tensor, shape (k,), float64
+    eigenvectors : torch.Tensor, shape (d, k), float64
+
+    Examples
+    --------
+    >>> vals, vecs = top_eigenpairs(torch.diag(torch.tensor([1.0, 3.0, 2.0])), 2)
+    >>> vals.tolist(), vecs.abs().T.tolist()
+    ([3.0, 2.0], [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    """
+    if not isinstance(matrix, torch.Tensor) or matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError("matrix must be a square 2-D tensor")
+    check_finite("matrix", matrix)
+    k = check_positive_int("k", k, maximum=matrix.shape[0])
+    vals, vecs = torch.linalg.eigh(matrix.double())
+    return vals.flip(0)[:k], vecs.flip(1)[:, :k]
+
+
+def subspace_overlap(U: torch.Tensor, V: torch.Tensor) -> float:
+    r"""Overlap of the spans of two sets of orthonormal columns, :math:`\lVert U^\top V\rVert_F^2 / k`.
+
+    1 when the spans coincide, 0 when they are orthogonal; for :math:`k` random directions in
+    :math:`\mathbb R^d` it is about :math:`k/d` (Gur-Ari, Roberts & Dyer 2018 use it to compare
+    the gradient with the Hessian's top eigenspace). With :math:`k = 1` it is the squared cosine.
+
+    Parameters
+    ----------
+    U, V : torch.Tensor, shape (d, k)
+        Orthonormal columns (e.g. eigenvectors); the same ``k`` for both.
+
+    Returns
+    -------
+    float, in [0, 1]
+
+    Examples
+    --------
+    >>> I = torch.eye(3)
+    >>> subspace_overlap(I[:, :2], I[:, :2]), subspace_overlap(I[:, :1], I[:, 1:2])
+    (1.0, 0.0)
+    """
+    if U.ndim != 2 or V.ndim != 2 or U.shape != V.shape:
+        raise ValueError(f"U and V must have the same shape (d, k), got {tuple(U.shape)} and {tuple(V.shape)}")
+    return float((U.double().T @ V.double()).square().sum() / U.shape[1])

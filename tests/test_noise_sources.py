@@ -1,0 +1,76 @@
+import math
+
+import pytest
+import torch
+
+from sgdnoise.data import make_linear_regression
+from sgdnoise.noise_sources import augment_digits, flip_labels, precision_floor
+
+
+def test_flip_labels_changes_exactly_the_fraction_to_other_classes():
+    y = torch.randint(0, 10, (1000,), generator=torch.Generator().manual_seed(0))
+    out = flip_labels(y, 0.2, 10, torch.Generator().manual_seed(1))
+    changed = out != y
+    assert int(changed.sum()) == 200
+    assert int(out.min()) >= 0 and int(out.max()) < 10
+    # the new class is uniform over the 9 others: shift (out - y) mod 10 uniform on 1..9
+    shift = (out[changed] - y[changed]) % 10
+    counts = torch.bincount(shift, minlength=10)[1:].double()
+    expected = 200 / 9
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 8 + 5 * math.sqrt(2 * 8)   # 8 degrees of freedom: mean 8, sd 4
+    assert torch.equal(flip_labels(y, 0.0, 10), y)
+
+
+def test_augment_shift_moves_the_centre_of_mass_uniformly():
+    # One bright pixel in the middle of a blank image, no rotation: bilinear sampling moves its
+    # centre of mass by the (sub-pixel) shift itself, uniform on [-s, s] per axis.
+    n, s = 4000, 1.0
+    X = torch.zeros(n, 64, dtype=torch.float64)
+    X[:, 3 * 8 + 3] = 1.0
+    out = augment_digits(X, max_shift=s, max_rotation=0.0, generator=torch.Generator().manual_seed(0)).view(n, 8, 8)
+    grid = torch.arange(8, dtype=torch.float64)
+    mass = out.sum((1, 2))
+    assert torch.allclose(mass, torch.ones(n, dtype=torch.float64), atol=1e-12)
+    cx = (out.sum(1) * grid).sum(1) - 3
+    assert float(cx.abs().max()) <= s + 1e-12
+    var = float(cx.var())   # uniform on [-1, 1]: 1/3, with sd of the estimate sqrt((1/5 - 1/9)/n)
+    assert abs(var - 1 / 3) < 5 * math.sqrt((1 / 5 - 1 / 9) / n)
+    assert abs(float(cx.mean())) < 5 * math.sqrt(1 / 3 / n)
+
+
+def test_augment_identity_range_and_seed():
+    X = torch.randn(5, 64, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(augment_digits(X, 0.0, 0.0), X, atol=1e-5)
+    out = augment_digits(X, 0.5, 20.0, generator=torch.Generator().manual_seed(2))
+    assert out.shape == X.shape and not torch.allclose(out, X)
+    assert float(out.max()) <= float(X.max()) + 1e-5   # bilinear interpolation stays within the range
+    a = augment_digits(X, 0.5, 20.0, generator=torch.Generator().manual_seed(3))
+    b = augment_digits(X, 0.5, 20.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+
+
+def test_precision_floor_scales_with_machine_epsilon():
+    p = make_linear_regression(2000, 20, device="cpu")
+    scale = float(p.X.norm() * p.y.norm()) / p.X.shape[0]
+    f32, f64 = precision_floor(p, torch.float32), precision_floor(p, torch.float64)
+    eps32, eps64 = torch.finfo(torch.float32).eps, torch.finfo(torch.float64).eps
+    assert f64 < 10 * eps64 * scale
+    assert 1e-2 * eps32 * scale < f32 < 10 * eps32 * scale
+    assert f32 > 1e6 * f64
+
+
+def test_bad_inputs():
+    y = torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="fraction"):
+        flip_labels(y, 1.5, 10)
+    with pytest.raises(ValueError, match="n_classes"):
+        flip_labels(y, 0.5, 1)
+    with pytest.raises(ValueError, match="y must lie"):
+        flip_labels(y + 10, 0.5, 10)
+    with pytest.raises(ValueError, match="X must have shape"):
+        augment_digits(torch.zeros(3, 10))
+    with pytest.raises(ValueError, match="max_shift"):
+        augment_digits(torch.zeros(3, 64), max_shift=-1.0)
+    with pytest.raises(ValueError, match="dtype"):
+        precision_floor(make_linear_regression(20, 2, device="cpu"), torch.int64)
