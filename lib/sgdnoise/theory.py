@@ -445,3 +445,97 @@ def saddle_escape_steps(noise_std, lr: float, gamma: float, radius: float = 1.0)
     q = 1 + lr * gamma
     out = (np.log(r * np.sqrt(q * q - 1) / (lr * eps)) + (EULER_GAMMA + math.log(2)) / 2) / np.log(q) + 0.5
     return float(out) if out.ndim == 0 else out
+
+
+def stationary_variance_after(n_steps, lr: float, curvature: float, noise_var: float, batch_size: int = 1):
+    r"""Variance of SGD on :math:`\tfrac h2 w^2` after ``n_steps`` steps from :math:`w_0 = 0`.
+
+    .. math::
+
+        \operatorname{Var}(w_k) = \eta^2 s^2 \sum_{j<k} q^{2j} = \eta^2 s^2\,\frac{q^{2k} - 1}{q^2 - 1},
+        \qquad q = 1 - \eta h,\ s^2 = \sigma^2/B,
+
+    valid for every :math:`\eta h` (and :math:`k\,\eta^2 s^2` at :math:`q^2 = 1`). For
+    :math:`\eta h > 2` it grows like :math:`|q|^{2k}`: the iteration diverges.
+
+    Parameters
+    ----------
+    n_steps : int or array_like of int
+        :math:`k \ge 0`.
+    lr, curvature, noise_var, batch_size
+        As in :func:`stationary_variance_discrete`, but any :math:`\eta > 0` is allowed.
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Examples
+    --------
+    >>> float(stationary_variance_after(3, 1.0, 1.0, 2.0))      # q = 0: one step's noise
+    2.0
+    >>> float(stationary_variance_after(2, 3.0, 1.0, 1.0))      # q = -2: 9 (1 + 4)
+    45.0
+    """
+    k = np.asarray(n_steps)
+    if not np.issubdtype(k.dtype, np.integer) or (k < 0).any():
+        raise ValueError(f"n_steps must be integers >= 0, got {n_steps}")
+    lr = check_positive_float("lr", lr)
+    h = check_positive_float("curvature", curvature)
+    s2 = check_positive_float("noise_var", noise_var, allow_zero=True) / check_positive_int("batch_size", batch_size)
+    q2 = (1 - lr * h) ** 2
+    geometric = k.astype(float) if q2 == 1 else (q2 ** k.astype(float) - 1) / (q2 - 1)
+    out = lr ** 2 * s2 * geometric
+    return float(out) if out.ndim == 0 else out
+
+
+def stationary_density_1d(potential: Potential, x, diffusion) -> np.ndarray:
+    r"""Stationary density of the 1-D Itô diffusion :math:`dw = -U'(w)\,dt + \sqrt{2D(w)}\,dW`.
+
+    Zero probability flux, :math:`U' p + (D p)' = 0`, gives
+
+    .. math::
+
+        p(x) \propto \frac{1}{D(x)} \exp\Big(-\int_{x_0}^{x} \frac{U'(s)}{D(s)}\,ds\Big),
+
+    which is the Gibbs density :math:`e^{-U/T}/Z` when :math:`D \equiv T`, and is not when the
+    noise depends on the state. Integrals by the trapezoidal rule on the grid.
+
+    Parameters
+    ----------
+    potential : Potential
+        1-D.
+    x : array_like, shape (m,)
+        Increasing grid covering the bulk of the density.
+    diffusion : callable
+        ``x -> D(x)`` on a numpy array of shape ``(m, 1)``, returning ``m`` positive values (any
+        shape that flattens to ``m``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,)
+        Normalized on the grid.
+
+    References
+    ----------
+    Gardiner (2009), *Stochastic Methods*, §5.3.
+
+    Examples
+    --------
+    >>> from sgdnoise.potentials import Quadratic
+    >>> x = np.linspace(-6, 6, 3001)
+    >>> p = stationary_density_1d(Quadratic(1.0), x, lambda w: np.full(len(w), 0.5))
+    >>> bool(np.allclose(p, gibbs_density_1d(Quadratic(1.0), x, 0.5)))
+    True
+    """
+    if potential.dim != 1:
+        raise ValueError(f"potential must be 1-D, got dimension {potential.dim}")
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2 or not (np.diff(x) > 0).all():
+        raise ValueError("x must be an increasing 1-D grid of at least 2 points")
+    D = np.asarray(diffusion(x[:, None]), dtype=np.float64).reshape(-1)
+    if D.shape != x.shape or (D <= 0).any():
+        raise ValueError("diffusion must return one positive value per grid point")
+    phi = scipy.integrate.cumulative_trapezoid(np.asarray(potential.grad(x[:, None]))[:, 0] / D, x, initial=0.0)
+    logp = -np.log(D) - phi
+    p = np.exp(logp - logp.max())
+    return p / np.trapezoid(p, x)
