@@ -10,16 +10,20 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``gradients``      full, per-example (torch.func) and accumulated gradients
 ``sampling``       mini-batch samplers and the mini-batch gradient variance
 ``training``       a plain SGD loop with pluggable sampler and schedule
+``potentials``     loss landscapes for particles: quadratic, double wells, saddle, 2-D
+``langevin``       Euler–Maruyama ensembles, first passages, SGD on a potential
+``theory``         Gibbs densities, stationary (co)variances, Kramers, first-passage times
+``bayes``          constant-LR SGD and SGLD chains vs the posterior of linear regression
 =================  ==============================================================
 """
 
-from . import data, gradients, models, plotting, sampling, training
+from . import bayes, data, gradients, langevin, models, plotting, potentials, sampling, theory, training
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "budget", "data", "default_device", "gradients", "models", "plotting", "sampling", "size_profile",
-    "training", "use_style", "__version__",
+    "bayes", "budget", "data", "default_device", "gradients", "langevin", "models", "plotting", "potentials",
+    "sampling", "size_profile", "theory", "training", "use_style", "__version__",
 ]
