@@ -16,19 +16,24 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``tails``          the α-stable tail index (Mohammadi et al. 2015), running variance
 ``clipping``       gradient clipping by norm, per example and per batch
 ``noise_sources``  label noise, digit augmentation, the finite-precision floor
+``potentials``     loss landscapes for particles: quadratic, double wells, saddle, 2-D
+``langevin``       Euler–Maruyama ensembles, first passages, SGD on a potential
+``theory``         Gibbs densities, stationary (co)variances, Kramers, first-passage times
+``bayes``          constant-LR SGD and SGLD chains vs the posterior of linear regression
 ``morphogen``      noisy readout of morphogen gradients, positional error, counting limit
 ``vqe``            state-vector VQE for H2 with shot noise, parameter shift and SPSA
 =================  ==============================================================
 """
 
-from . import (clipping, data, fisher, gradients, models, morphogen, noise, noise_sources, plotting, sampling, tails,
-               training, vqe)
+from . import (bayes, clipping, data, fisher, gradients, langevin, models, morphogen, noise, noise_sources, plotting,
+               potentials, sampling, tails, theory, training, vqe)
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "budget", "clipping", "data", "default_device", "fisher", "gradients", "models", "morphogen", "noise",
-    "noise_sources", "plotting", "sampling", "size_profile", "tails", "training", "use_style", "vqe", "__version__",
+    "bayes", "budget", "clipping", "data", "default_device", "fisher", "gradients", "langevin", "models",
+    "morphogen", "noise", "noise_sources", "plotting", "potentials", "sampling", "size_profile", "tails",
+    "theory", "training", "use_style", "vqe", "__version__",
 ]

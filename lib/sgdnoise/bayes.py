@@ -1,0 +1,220 @@
+r"""Constant-learning-rate SGD as approximate Bayesian inference, on linear regression.
+
+For the mean squared loss :math:`L(w) = \frac1{2N}\sum_i (y_i - x_i^\top w)^2` with Gaussian label
+noise of variance :math:`\sigma^2` and a flat prior, the posterior is Gaussian,
+
+.. math::
+
+    p(w \mid X, y) = \mathcal N\big(\hat w,\ \sigma^2 (X^\top X)^{-1}\big)
+    = \mathcal N\big(\hat w,\ \tfrac{\sigma^2}{N} A^{-1}\big),\qquad A = X^\top X / N = \nabla^2 L .
+
+Mandt, Hoffman & Blei (2017) read the iterates of SGD with a constant learning rate as samples
+of a stationary distribution and ask when it matches the posterior; stochastic gradient Langevin
+dynamics (SGLD, Welling & Teh 2011) adds Gaussian noise so that it does as :math:`\eta \to 0`.
+Both run here as many independent chains at once (torch, vectorized over chains).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ._validate import check_finite, check_positive_float, check_positive_int
+from .sampling import sample_batches
+
+
+def linear_regression_posterior(X, y, noise_var: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Posterior mean and covariance of linear regression with a flat prior.
+
+    :math:`\hat w = (X^\top X)^{-1} X^\top y`, :math:`\operatorname{Cov} = \sigma^2 (X^\top X)^{-1}`.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+    y : array_like, shape (N,)
+    noise_var : float
+        Label-noise variance :math:`\sigma^2 > 0`.
+
+    Returns
+    -------
+    mean : numpy.ndarray, shape (d,)
+    cov : numpy.ndarray, shape (d, d)
+
+    References
+    ----------
+    Bishop (2006), *Pattern Recognition and Machine Learning*, §3.3 (flat-prior limit).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0], [1.0], [1.0], [1.0]]); y = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> m, c = linear_regression_posterior(X, y, noise_var=1.0)
+    >>> float(m[0]), float(c[0, 0])
+    (2.5, 0.25)
+    """
+    X = np.asarray(X.cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
+    y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"X must be (N, d) and y (N,), got {X.shape} and {y.shape}")
+    s2 = check_positive_float("noise_var", noise_var)
+    XtX = X.T @ X
+    mean = np.linalg.solve(XtX, X.T @ y)
+    return mean, s2 * np.linalg.inv(XtX)
+
+
+def gradient_noise_covariance(X, y, w) -> np.ndarray:
+    r"""Per-example gradient covariance :math:`\Sigma(w)` of the squared loss at ``w``.
+
+    :math:`g_i = -x_i (y_i - x_i^\top w)`, :math:`\Sigma = \frac1N\sum_i (g_i - G)(g_i - G)^\top`
+    (population normalization). At the least-squares optimum of a well-specified model it is
+    close to :math:`\sigma^2 A`: the noise is shaped like the Hessian.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d, d)
+
+    Examples
+    --------
+    >>> X = np.array([[1.0], [-1.0]]); y = np.array([1.0, 1.0])
+    >>> gradient_noise_covariance(X, y, np.zeros(1)).tolist()     # g = (-1, 1)
+    [[1.0]]
+    """
+    X = np.asarray(X.cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
+    y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    g = -X * (y - X @ w)[:, None]
+    g = g - g.mean(0)
+    return g.T @ g / X.shape[0]
+
+
+def mandt_learning_rate(noise_cov, n_data: int, batch_size: int) -> float:
+    r"""The constant learning rate that best matches SGD's stationary law to the posterior.
+
+    Minimizing the KL divergence from the Ornstein–Uhlenbeck stationary distribution of SGD to
+    the Laplace posterior over scalar learning rates gives (Mandt, Hoffman & Blei 2017, Thm. 1)
+
+    .. math::
+
+        \eta^\star = \frac{2 B d}{N \operatorname{tr}\Sigma} .
+
+    Parameters
+    ----------
+    noise_cov : array_like, shape (d, d)
+        Per-example gradient covariance :math:`\Sigma` at the optimum.
+    n_data : int
+        :math:`N`.
+    batch_size : int
+        :math:`B`.
+
+    Examples
+    --------
+    >>> mandt_learning_rate(np.eye(2), n_data=1000, batch_size=10)
+    0.02
+    """
+    S = np.atleast_2d(np.asarray(noise_cov, dtype=np.float64))
+    tr = float(np.trace(S))
+    if S.shape[0] != S.shape[1] or tr <= 0:
+        raise ValueError(f"noise_cov must be a square matrix with positive trace, got shape {S.shape}")
+    n = check_positive_int("n_data", n_data)
+    b = check_positive_int("batch_size", batch_size, maximum=n)
+    return 2 * b * S.shape[0] / (n * tr)
+
+
+def sgd_chains_linear_regression(X: torch.Tensor, y: torch.Tensor, lr: float, batch_size: int, n_chains: int,
+                                 n_steps: int, w0: torch.Tensor, inject_var: float = 0.0,
+                                 generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Run ``n_chains`` independent chains of mini-batch SGD on linear regression.
+
+    .. math::
+
+        w \leftarrow w - \eta\,\hat g_B(w) + \sqrt{v}\,\zeta, \qquad
+        \hat g_B(w) = -\frac1B\sum_{i\in\mathcal B} x_i\,(y_i - x_i^\top w),\quad \zeta \sim \mathcal N(0, I),
+
+    with a fresh batch (drawn with replacement) per chain and step, and optional injected
+    Gaussian noise of variance :math:`v` per coordinate (:math:`v = 0`: plain SGD).
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, d)
+    y : torch.Tensor, shape (N,)
+    lr : float
+        :math:`\eta > 0`.
+    batch_size : int
+        :math:`B \ge 1`.
+    n_chains, n_steps : int
+    w0 : torch.Tensor, shape (d,) or (n_chains, d)
+        Starting point(s).
+    inject_var : float
+        :math:`v \ge 0`.
+    generator : torch.Generator, optional
+        On ``X``'s device.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_chains, d)
+        The chains after ``n_steps`` steps.
+
+    Examples
+    --------
+    >>> X = torch.ones(4, 1, dtype=torch.float64); y = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    >>> w = sgd_chains_linear_regression(X, y, 0.5, 4, 3, 100, torch.zeros(1, dtype=torch.float64),
+    ...                                  generator=torch.Generator().manual_seed(0))
+    >>> w.shape
+    torch.Size([3, 1])
+    """
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"X must be (N, d) and y (N,), got {tuple(X.shape)} and {tuple(y.shape)}")
+    check_finite("X", X)
+    n, d = X.shape
+    lr = check_positive_float("lr", lr)
+    batch_size = check_positive_int("batch_size", batch_size)
+    n_chains = check_positive_int("n_chains", n_chains)
+    n_steps = check_positive_int("n_steps", n_steps)
+    inject_sd = math.sqrt(check_positive_float("inject_var", inject_var, allow_zero=True))
+    w = w0.to(dtype=X.dtype, device=X.device).expand(n_chains, d).clone()
+    noise = torch.empty_like(w)
+    for _ in range(n_steps):
+        idx = sample_batches(n, batch_size, n_chains, replace=True, generator=generator)
+        Xb, yb = X[idx], y[idx]                                   # (K, B, d), (K, B)
+        resid = yb - torch.einsum("kbd,kd->kb", Xb, w)
+        w.add_(torch.einsum("kbd,kb->kd", Xb, resid), alpha=lr / batch_size)
+        if inject_sd > 0:
+            w.add_(noise.normal_(0.0, inject_sd, generator=generator))
+    return w
+
+
+def sgld_chains_linear_regression(X: torch.Tensor, y: torch.Tensor, step_size: float, noise_var: float,
+                                  batch_size: int, n_chains: int, n_steps: int, w0: torch.Tensor,
+                                  generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Stochastic gradient Langevin dynamics (Welling & Teh 2011) for linear regression, flat prior.
+
+    SGLD's update :math:`\Delta w = \frac{\epsilon}{2}\,\frac NB\sum_{i\in\mathcal B}\nabla\log p(y_i\mid x_i, w)
+    + \mathcal N(0, \epsilon I)` is, for Gaussian noise of variance :math:`\sigma^2`, plain SGD on the
+    mean squared loss with learning rate :math:`\eta = \epsilon N / (2\sigma^2)` plus injected noise of
+    variance :math:`\epsilon = 2\eta\sigma^2/N`; it calls :func:`sgd_chains_linear_regression`.
+
+    Parameters
+    ----------
+    step_size : float
+        :math:`\epsilon > 0`.
+    noise_var : float
+        :math:`\sigma^2 > 0` of the likelihood.
+    (others as in :func:`sgd_chains_linear_regression`)
+
+    Returns
+    -------
+    torch.Tensor, shape (n_chains, d)
+
+    Examples
+    --------
+    >>> X = torch.ones(4, 1, dtype=torch.float64); y = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    >>> w = sgld_chains_linear_regression(X, y, 0.01, 1.0, 2, 5, 10, torch.zeros(1, dtype=torch.float64),
+    ...                                   generator=torch.Generator().manual_seed(0))
+    >>> w.shape
+    torch.Size([5, 1])
+    """
+    eps = check_positive_float("step_size", step_size)
+    s2 = check_positive_float("noise_var", noise_var)
+    return sgd_chains_linear_regression(X, y, eps * X.shape[0] / (2 * s2), batch_size, n_chains, n_steps, w0,
+                                        inject_var=eps, generator=generator)
