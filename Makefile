@@ -67,11 +67,28 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory unit nbval book-strict student-check; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-bench: $(STAMP)
-	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f; done
+# Every benchmark script, then one machine-readable file and a readable table:
+# benchmarks/results/results.json and results.md. The benchmarks run in .venv-bench: the book's
+# environment (through a .pth file) plus the peers they compare against (BackPACK, Opacus,
+# PyHessian), installed with --no-deps so torch stays 2.13.0; the peers never enter .venv.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: $(STAMP) benchmarks/requirements-peers.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	book_site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	bench_site=$$($(BENCH_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	echo "import site; site.addsitedir('$$book_site')" > $$bench_site/_noisy_descent_book_env.pth
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps -r benchmarks/requirements-peers.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	rm -f benchmarks/results/*.json
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BENCH_VENV)/bin/python $$f; done
+	$(BENCH_VENV)/bin/python benchmarks/summarize.py
+	cp benchmarks/results/results.md benchmarks/reference/results.md   # shown on the performance page
+	@cat benchmarks/results/results.md
 
 clean-cache:
 	rm -rf _build/.jupyter_cache _build/.cache_key
 
 clean:
-	rm -rf _build
+	rm -rf _build benchmarks/results

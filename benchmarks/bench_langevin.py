@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
+from _harness import interleaved, report
 
 import sgdnoise as sn
 from sgdnoise.langevin import euler_maruyama
@@ -39,19 +39,6 @@ dt, T = 0.01, 0.5
 sigma = (2 * T * dt) ** 0.5
 potential = DoubleWell()
 gen = torch.Generator(device=device).manual_seed(0)
-
-
-def sync():
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn) -> float:
-    sync()
-    t0 = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - t0
 
 
 noise_buf = torch.empty(n, 1, device=device)
@@ -84,20 +71,10 @@ def numpy_step():
 cases = {"noise": draw_noise, "library": library, "naive": naive}
 if device.type == "cpu":
     cases["numpy"] = numpy_step
-for fn in cases.values():   # warm-up (allocations, CUDA context)
-    fn()
-times: dict[str, list[float]] = {k: [] for k in cases}
-for _ in range(args.repeats):
-    for name, fn in cases.items():
-        times[name].append(timed(fn))
-
-dev_name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-print(f"torch {torch.__version__} on {dev_name}; {n:,} particles x {steps} steps of the double well, float32 "
-      f"(numpy: float64); medians of {args.repeats} interleaved runs")
+times = interleaved(cases, repeats=args.repeats, device=device)
 base = statistics.median(times["noise"])
-print(f"{'case':>8} {'median s':>10} {'min-max s':>16} {'particle-steps/s':>18} {'x noise':>8}")
-for name, ts in times.items():
-    med = statistics.median(ts)
-    print(f"{name:>8} {med:>10.3f} {min(ts):>7.3f}-{max(ts):<8.3f} {n * steps / med:>18.3e} {med / base:>8.2f}")
 ratio = statistics.median(times["library"]) / base
-print(f"library / noise-drawing limit = {ratio:.2f} (target <= 1.3 on a CPU)")
+report("langevin", f"Euler-Maruyama, double well: {n:,} particles x {steps} steps, float32 (numpy: float64), "
+       f"interleaved medians of {args.repeats}", times, baseline="noise", ratio_label="x noise",
+       extra={k: {"particle-steps/s": n * steps / statistics.median(ts)} for k, ts in times.items()},
+       notes=[f"library / noise-drawing limit = {ratio:.2f} (target <= 1.3 on a CPU)"])
