@@ -75,9 +75,9 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: tor
         Examples per vectorized chunk (default: all at once).
     method : {"auto", "vmap", "linear"}
         ``"vmap"``: the general ``torch.func`` path above. ``"linear"``: outer products of layer
-        inputs and output gradients (:func:`per_example_grads_linear`), 1.5–3× faster for
-        models made of ``nn.Linear`` layers only; its ``loss_fn`` must return the batch
-        **mean**. ``"auto"`` (default): ``"linear"`` when every trainable parameter belongs to an
+        inputs and output gradients (:func:`per_example_grads_linear`), faster for models
+        made of ``nn.Linear`` layers only (``benchmarks/bench_per_example_grads.py``); its
+        ``loss_fn`` must return the batch **mean**. ``"auto"`` (default): ``"linear"`` when every trainable parameter belongs to an
         ``nn.Linear`` applied once to a 2-D batch, else ``"vmap"``.
 
     Returns
