@@ -75,9 +75,9 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: tor
         Examples per vectorized chunk (default: all at once).
     method : {"auto", "vmap", "linear"}
         ``"vmap"``: the general ``torch.func`` path above. ``"linear"``: outer products of layer
-        inputs and output gradients (:func:`per_example_grads_linear`), 1.5–3× faster for
-        models made of ``nn.Linear`` layers only; its ``loss_fn`` must return the batch
-        **mean**. ``"auto"`` (default): ``"linear"`` when every trainable parameter belongs to an
+        inputs and output gradients (:func:`per_example_grads_linear`), faster for models
+        made of ``nn.Linear`` layers only (``benchmarks/bench_per_example_grads.py``); its
+        ``loss_fn`` must return the batch **mean**. ``"auto"`` (default): ``"linear"`` when every trainable parameter belongs to an
         ``nn.Linear`` applied once to a 2-D batch, else ``"vmap"``.
 
     Returns
@@ -170,6 +170,7 @@ class _LinearTape:
         self.linears = {m: name for name, m in model.named_modules() if isinstance(m, nn.Linear)}
         self.inputs: dict[nn.Module, list[torch.Tensor]] = {m: [] for m in self.linears}
         self.out_grads: dict[nn.Module, list[torch.Tensor]] = {m: [] for m in self.linears}
+        self.outputs: dict[nn.Module, list[torch.Tensor]] = {}
         self.handles = []
 
     def __enter__(self):
@@ -183,6 +184,7 @@ class _LinearTape:
 
     def _forward_hook(self, module, inputs, output):
         self.inputs[module].append(inputs[0].detach())
+        self.outputs.setdefault(module, []).append(output)
         if output.requires_grad:
             output.register_hook(lambda grad: self.out_grads[module].append(grad.detach()))
 
@@ -201,14 +203,24 @@ def _param_owners(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
     return [owners[id(p)] for p in model.parameters() if p.requires_grad]
 
 
-def _linear_pass(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor):
-    """One forward/backward of N × mean loss; returns the tape and the mean gradient per parameter."""
+def _linear_pass(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+                 param_grads: bool = True):
+    """One forward/backward of N × mean loss; returns the tape and the mean gradient per parameter.
+
+    With ``param_grads=False`` the backward pass stops at the layer outputs (the weight
+    gradients are not formed; only the per-example output gradients are recorded) and the
+    second return value is ``None``.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     with _LinearTape(model) as tape:
         loss = loss_fn(model(X), y)
         # d(N · mean loss)/dz_i = dℓ_i/dz_i: the per-example output gradients, unscaled.
-        grads = torch.autograd.grad(loss * X.shape[0], params)
-    return tape, [g / X.shape[0] for g in grads]
+        if param_grads:
+            grads = torch.autograd.grad(loss * X.shape[0], params)
+            return tape, [g / X.shape[0] for g in grads]
+        outs = [o for v in tape.outputs.values() for o in v if o.requires_grad]
+        torch.autograd.grad(loss * X.shape[0], outs)
+    return tape, None
 
 
 def _fallback_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, names: list[str],
@@ -289,7 +301,7 @@ def per_example_grads_linear(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
     first = next(p for p in model.parameters() if p.requires_grad)
     out = torch.empty(n, d, dtype=first.dtype, device=first.device)
     for s, t in _chunks(n, chunk_size):
-        tape, _ = _linear_pass(model, loss_fn, X[s:t], y[s:t])
+        tape, _ = _linear_pass(model, loss_fn, X[s:t], y[s:t], param_grads=False)
         col = 0
         for name, mod, attr in owners:
             if not tape.usable(mod):
