@@ -37,6 +37,7 @@ import warnings
 
 import torch
 import torch.nn.functional as F
+from _harness import report
 from torch import nn
 
 import sgdnoise as sn
@@ -274,6 +275,8 @@ def bench_model(label, key, is_mlp):
             ratio = statistics.median(times["loop"]) / statistics.median(times[name])
             print(f"{b:>5} {name:18} {fmt(times[name]):>28} {cpu[name] * 1e3:8.2f} {mem:9.1f} {ratio:7.1f}x {err:13.1e}")
             assert err < 1e-4, (name, err)
+        report(f"per_example_grads_{key}_B{b}", f"per-example gradients, {label}, B = {b}", times,
+               baseline="loop", extra={k: {"CPU s": v} for k, v in cpu.items()})
         summary[b] = {}
         for clock, table in (("wall", {k: statistics.median(v) for k, v in times.items()}), ("CPU", cpu)):
             lib = table["library"]
@@ -302,6 +305,11 @@ def bench_trace(label, make_model):
         c_norm = statistics.median(CPU_TIMES)
         t_mat = timeit(lambda: trace_covariance(per_example_grads(model, F.cross_entropy, X, y)), 7)
         c_mat = statistics.median(CPU_TIMES)
+        report(f"trace_sigma_{label.split()[0]}_B{b}", f"tr Sigma, {label}, B = {b}",
+               {"full gradient": t_full, "norms-only tr Sigma": t_norm, "materialized tr Sigma": t_mat},
+               baseline="full gradient", extra={"full gradient": {"CPU s": c_full},
+                                                "norms-only tr Sigma": {"CPU s": c_norm},
+                                                "materialized tr Sigma": {"CPU s": c_mat}})
         ts_a = trace_sigma(model, F.cross_entropy, X, y)
         ts_b = trace_covariance(per_example_grads(model, F.cross_entropy, X, y, method="vmap"))
         med = statistics.median
