@@ -311,7 +311,8 @@ def per_example_grads_linear(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
             block = out[s:t, col:col + size]
             if attr == "weight":
                 a = tape.inputs[mod][0]
-                torch.mul(e.unsqueeze(2), a.unsqueeze(1), out=block.view(t - s, *mod.weight.shape))
+                # a batched outer product (k = 1 matmul: exact), written in place into the (N, d) array
+                torch.bmm(e.unsqueeze(2), a.unsqueeze(1), out=block.view(t - s, *mod.weight.shape))
             else:
                 block.copy_(e)
             col += size
