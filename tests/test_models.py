@@ -57,3 +57,19 @@ def test_make_model_bad_kind():
         make_model("cnn", 4, 2, device="cpu")
     with pytest.raises(ValueError, match="n_features"):
         make_model("logistic", 0, 2, device="cpu")
+
+
+def test_batch_norm_variant_shapes_and_layers():
+    from torch import nn as _nn
+    m = make_model("mlp", 64, 10, hidden=(32, 16), batch_norm=True, device="cpu")
+    assert sum(isinstance(layer, _nn.BatchNorm1d) for layer in m.modules()) == 2
+    assert tuple(m(torch.randn(7, 64)).shape) == (7, 10)
+    m.eval()
+    assert tuple(m(torch.randn(1, 64)).shape) == (1, 10)
+    plain = make_model("mlp", 64, 10, hidden=(32, 16), device="cpu")
+    assert not any(isinstance(layer, _nn.BatchNorm1d) for layer in plain.modules())
+
+
+def test_batch_norm_needs_mlp():
+    with pytest.raises(ValueError, match="batch_norm"):
+        make_model("logistic", 64, 10, batch_norm=True, device="cpu")

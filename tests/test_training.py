@@ -158,3 +158,45 @@ def test_transform_switch_is_applied_to_every_batch():
         runs.append(h.eval_loss)
     assert len(calls) == -(-data.n_train // 100)
     assert (runs[0] == runs[1]).all()
+
+
+def test_gradient_noise_injection_variance_matches_schedule():
+    # Zero data: the loss gradient vanishes, so w_T = -eta * sum_t sigma_t xi_t exactly and every
+    # coordinate has variance eta^2 * sum_t c / (1 + t)^gamma (Neelakantan et al. 2015).
+    from sgdnoise.engineering import injection_variance
+    d, n, eta, c, gamma, steps = 4000, 8, 0.5, 0.3, 0.55, 20
+    m = linear_model(d)
+    X, y = torch.zeros(n, d, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    train_sgd(m, half_mse, X, y, lr=eta, batch_size=n, epochs=steps, generator=gen(1), grad_noise=c,
+              grad_noise_decay=gamma)
+    w = m.weight.detach().squeeze(0)
+    expected = eta ** 2 * float(np.sum(injection_variance(np.arange(steps), c, gamma)))
+    measured = float(w.square().mean())  # the mean is known to be 0
+    se = expected * math.sqrt(2.0 / d)
+    assert abs(measured - expected) < 5 * se
+
+
+def test_gradient_noise_off_by_default_and_bad_values():
+    p = make_linear_regression(40, 3, seed=0, device="cpu")
+    a, b = linear_model(3), linear_model(3)
+    train_sgd(a, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=1, generator=gen(0))
+    train_sgd(b, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=1, generator=gen(0), grad_noise=0.0)
+    assert torch.equal(a.weight, b.weight)
+    with pytest.raises(ValueError, match="grad_noise"):
+        train_sgd(a, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=1, grad_noise=-1.0)
+    with pytest.raises(ValueError, match="grad_noise_decay"):
+        train_sgd(a, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=1, grad_noise=1.0, grad_noise_decay=-0.5)
+    with pytest.raises(ValueError, match="clip_norm"):
+        train_sgd(a, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=1, clip_norm=0.0)
+
+
+def test_clip_norm_limits_the_step():
+    # One full-batch step from w = 0 with a gradient of norm >> c moves w by exactly eta * c along -G.
+    p = make_linear_regression(50, 5, seed=2, device="cpu")
+    y = p.y * 1e3
+    m, eta, c = linear_model(5), 0.1, 0.25
+    G = -(p.X.T @ y) / 50
+    assert float(G.norm()) > 10 * c
+    train_sgd(m, half_mse, p.X, y, lr=eta, batch_size=50, epochs=1, clip_norm=c)
+    w = m.weight.detach().squeeze(0)
+    assert torch.allclose(w, -eta * c * G / G.norm(), atol=1e-12)

@@ -22,18 +22,22 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``bayes``          constant-LR SGD and SGLD chains vs the posterior of linear regression
 ``morphogen``      noisy readout of morphogen gradients, positional error, counting limit
 ``vqe``            state-vector VQE for H2 with shot noise, parameter shift and SPSA
+``engineering``    noise knobs (injection, smoothing, standardization) and their measurements
+``graphs``         neighbour sampling on a graph: sampled mean aggregator and its variance
+``games``          gradient descent–ascent on min_x max_y xy, with noise, and its invariants
 =================  ==============================================================
 """
 
-from . import (bayes, clipping, data, fisher, gradients, langevin, models, morphogen, noise, noise_sources, plotting,
-               potentials, sampling, tails, theory, training, vqe)
+from . import (bayes, clipping, data, engineering, fisher, games, gradients, graphs, langevin, models, morphogen, noise,
+               noise_sources, plotting, potentials, sampling, tails, theory, training, vqe)
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "bayes", "budget", "clipping", "data", "default_device", "fisher", "gradients", "langevin", "models",
+    "bayes", "budget", "clipping", "data", "default_device", "engineering", "fisher", "games", "gradients",
+    "graphs", "langevin", "models",
     "morphogen", "noise", "noise_sources", "plotting", "potentials", "sampling", "size_profile", "tails",
     "theory", "training", "use_style", "vqe", "__version__",
 ]

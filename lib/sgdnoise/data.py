@@ -46,7 +46,7 @@ class Dataset:
 
 
 def load_digits(test_fraction: float = 0.2, seed: int = 0, device: torch.device | str | None = None,
-                dtype: torch.dtype = torch.float32) -> Dataset:
+                dtype: torch.dtype = torch.float32, standardize: bool = True) -> Dataset:
     """scikit-learn's handwritten digits as standardized torch tensors.
 
     1797 grey-scale 8×8 images of the digits 0–9 (UCI ML hand-written digits; the copy that
@@ -64,6 +64,9 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, device: torch.device 
         Default :func:`sgdnoise.default_device`.
     dtype : torch.dtype
         Floating type of the features; labels are ``int64``.
+    standardize : bool
+        ``False`` keeps the raw pixel intensities (integers 0–16), e.g. to measure what
+        standardization does (:func:`sgdnoise.engineering.standardize_features`).
 
     Returns
     -------
@@ -84,9 +87,10 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, device: torch.device 
     device = torch.device(device) if device is not None else default_device()
     X, y = _sk_load_digits(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
-    mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    X_tr, X_te = (X_tr - mean) / std, (X_te - mean) / std
+    if standardize:
+        mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        X_tr, X_te = (X_tr - mean) / std, (X_te - mean) / std
 
     def t(a, dt):
         return torch.as_tensor(a, dtype=dt, device=device)

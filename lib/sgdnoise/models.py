@@ -45,11 +45,23 @@ class MLP(nn.Module):
     activation : {"relu", "tanh", "gelu"}
     dropout : float
         Dropout probability after each hidden activation (0 disables it).
+    batch_norm : bool
+        Insert ``nn.BatchNorm1d`` after each hidden linear layer, before the activation
+        (Ioffe & Szegedy 2015). In training mode every example's output then depends on the
+        other examples of its batch, which changes the gradient noise; per-example gradients
+        (:func:`sgdnoise.gradients.per_example_grads`) are only defined in ``eval()`` mode.
+
+    Examples
+    --------
+    >>> m = MLP((64, 32, 10), batch_norm=True)
+    >>> tuple(m(torch.randn(5, 64)).shape)
+    (5, 10)
     """
 
     _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
-    def __init__(self, sizes: Sequence[int], activation: str = "relu", dropout: float = 0.0):
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", dropout: float = 0.0,
+                 batch_norm: bool = False):
         super().__init__()
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output width, got {tuple(sizes)}")
@@ -62,6 +74,8 @@ class MLP(nn.Module):
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
+                if batch_norm:
+                    layers.append(nn.BatchNorm1d(b))
                 layers.append(self._ACTIVATIONS[activation]())
                 if dropout > 0:
                     layers.append(nn.Dropout(dropout))
@@ -72,8 +86,9 @@ class MLP(nn.Module):
 
 
 def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int] = (32,), seed: int = 0,
-               device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> nn.Module:
-    """Build a seeded model: ``"logistic"`` or ``"mlp"``.
+               device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
+               batch_norm: bool = False) -> nn.Module:
+    """Build a seeded model: ``"logistic"`` or ``"mlp"`` (``batch_norm=True``: the MLP with batch norm).
 
     The initialization is drawn from a private ``torch.Generator`` seeded with ``seed`` (the
     global RNG is left untouched), so the same seed always gives the same weights.
@@ -87,8 +102,11 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
     device = torch.device(device) if device is not None else default_device()
     if kind not in ("logistic", "mlp"):
         raise ValueError(f"kind must be 'logistic' or 'mlp', got {kind!r}")
+    if batch_norm and kind != "mlp":
+        raise ValueError("batch_norm=True needs kind='mlp'")
     with torch.random.fork_rng(devices=[]):  # the modules' own default init must not move the global RNG
-        model = LogisticRegression(n_features, n_classes) if kind == "logistic" else MLP((n_features, *hidden, n_classes))
+        model = LogisticRegression(n_features, n_classes) if kind == "logistic" else MLP((n_features, *hidden, n_classes),
+                                                                                      batch_norm=batch_norm)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for mod in model.modules():

@@ -105,6 +105,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
               evals_per_epoch: int = 1, test: tuple[torch.Tensor, torch.Tensor] | None = None,
               divergence_threshold: float = 1e6,
               transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+              grad_noise: float = 0.0, grad_noise_decay: float = 0.55, clip_norm: float | None = None,
               ) -> History:
     r"""Train ``model`` in place with plain mini-batch SGD and return its :class:`History`.
 
@@ -142,6 +143,17 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         ``transform(xb, yb) -> (xb, yb)`` applied to every mini-batch before the step, e.g. data
         augmentation (:func:`sgdnoise.noise_sources.augment_digits`) — a source of noise
         switched on in the same loop. Evaluations use the untransformed data.
+    grad_noise : float
+        Annealed gradient-noise injection (Neelakantan et al. 2015): Gaussian noise
+        :math:`\mathcal N(0, \sigma_t^2 I)` with :math:`\sigma_t^2 = c/(1+t)^\gamma`
+        (:func:`sgdnoise.engineering.injection_variance`) is added to the gradient before step
+        :math:`t`; ``grad_noise`` is :math:`c \ge 0` (0, the default, switches it off). Drawn
+        with ``generator``.
+    grad_noise_decay : float
+        :math:`\gamma \ge 0` (0.55 in the paper).
+    clip_norm : float, optional
+        Clip the (mini-batch, regularized, noise-free) gradient to this Euclidean norm before the
+        step, as ``torch.nn.utils.clip_grad_norm_`` does (:func:`sgdnoise.clipping.clip_by_norm`).
 
     Returns
     -------
@@ -172,6 +184,10 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     evals_per_epoch = check_positive_int("evals_per_epoch", evals_per_epoch)
     l2 = check_positive_float("l2", l2, allow_zero=True)
     schedule = lr if callable(lr) else constant_lr(lr)
+    grad_noise = check_positive_float("grad_noise", grad_noise, allow_zero=True)
+    grad_noise_decay = check_positive_float("grad_noise_decay", grad_noise_decay, allow_zero=True)
+    if clip_norm is not None:
+        clip_norm = check_positive_float("clip_norm", clip_norm)
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if isinstance(sampler, str):
@@ -221,6 +237,14 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
             scale = xb.shape[0] if reduction == "sum" else 1.0
             grads = torch.autograd.grad(loss * scale + reg, params)
             with torch.no_grad():
+                if clip_norm is not None:
+                    norm = torch.sqrt(sum(g.double().square().sum() for g in grads))
+                    if float(norm) > clip_norm:
+                        grads = [g * (clip_norm / float(norm)) for g in grads]
+                if grad_noise > 0:
+                    std = math.sqrt(grad_noise / (1.0 + step) ** grad_noise_decay)
+                    grads = [g + std * torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+                             for g in grads]
                 for p, g in zip(params, grads):
                     p.sub_(eta * g)
             _sync(device)

@@ -1,0 +1,116 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sgdnoise.data import load_digits
+from sgdnoise.engineering import (class_subset, gradient_noise_summary, injection_variance, minibatch_noise_trace,
+                                  replace_head, second_moment_condition_number, smoothed_cross_entropy,
+                                  standardize_features)
+from sgdnoise.gradients import per_example_grads
+from sgdnoise.models import make_model
+from sgdnoise.noise import covariance_matrix
+
+
+def test_injection_schedule_values():
+    t = np.arange(5)
+    assert np.allclose(injection_variance(t, 0.3, 0.55), 0.3 / (1 + t) ** 0.55)
+    assert injection_variance(0, 1.0) == 1.0
+    assert injection_variance(3, 2.0, 0.0) == 2.0
+    assert math.isclose(injection_variance(15, 1.0, 0.5), 0.25)
+
+
+@pytest.mark.parametrize("kwargs,word", [(dict(step=-1, scale=1.0), "step"), (dict(step=1.5, scale=1.0), "step"),
+                                         (dict(step=1, scale=-1.0), "scale"),
+                                         (dict(step=1, scale=1.0, decay=-1.0), "decay")])
+def test_injection_bad_inputs(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        injection_variance(**kwargs)
+
+
+def test_label_smoothing_loss_values():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1])
+    eps = 0.2
+    logp = torch.log_softmax(logits, 1)
+    by_hand = ((1 - eps) * -logp[torch.arange(2), y] + eps * (-logp).mean(1)).mean()
+    assert torch.allclose(smoothed_cross_entropy(eps)(logits, y), by_hand, atol=1e-12)
+    assert torch.allclose(smoothed_cross_entropy(0.0)(logits, y), F.cross_entropy(logits, y), atol=1e-12)
+    # Its minimum over the logits is at p = (1 - eps) e_y + eps / K, not at a one-hot p.
+    target = torch.tensor([[1 - eps + eps / 3, eps / 3, eps / 3]], dtype=torch.float64)
+    best = smoothed_cross_entropy(eps)(target.log(), torch.tensor([0]))
+    entropy = -(target * target.log()).sum()
+    assert torch.allclose(best, entropy, atol=1e-12)
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0])
+def test_label_smoothing_bad_epsilon(eps):
+    with pytest.raises(ValueError, match="epsilon"):
+        smoothed_cross_entropy(eps)
+
+
+def test_standardize_features_and_condition_number():
+    raw = load_digits(device="cpu", dtype=torch.float64, standardize=False)
+    std = load_digits(device="cpu", dtype=torch.float64)
+    Xs, Xt = standardize_features(raw.X_train, raw.X_test)
+    assert torch.allclose(Xs, std.X_train, atol=1e-10) and torch.allclose(Xt, std.X_test, atol=1e-10)
+    assert second_moment_condition_number(std.X_train) < second_moment_condition_number(raw.X_train) / 10
+    D = torch.diag(torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64))
+    X = torch.cat([D, -D])  # M = X^T X / 6 = D^2 / 3: eigenvalues 1, 4, 25 over 3
+    assert math.isclose(second_moment_condition_number(X), 25.0, rel_tol=1e-12)
+
+
+def test_standardize_and_condition_bad_inputs():
+    with pytest.raises(ValueError, match="X_train"):
+        standardize_features(torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="X_test"):
+        standardize_features(torch.randn(4, 3), torch.randn(2, 2))
+    with pytest.raises(ValueError, match="rtol"):
+        second_moment_condition_number(torch.randn(4, 3), rtol=0.0)
+
+
+def test_gradient_noise_summary_matches_the_covariance():
+    torch.manual_seed(0)
+    m = make_model("mlp", 5, 3, hidden=(4,), device="cpu", dtype=torch.float64)
+    X, y = torch.randn(40, 5, dtype=torch.float64), torch.randint(0, 3, (40,))
+    s = gradient_noise_summary(m, F.cross_entropy, X, y)
+    C = covariance_matrix(per_example_grads(m, F.cross_entropy, X, y))
+    lam = torch.linalg.eigvalsh(C)
+    assert math.isclose(s["trace_sigma"], float(lam.sum()), rel_tol=1e-10)
+    assert math.isclose(s["top_share"], float(lam[-1] / lam.sum()), rel_tol=1e-8)
+    assert math.isclose(s["b_simple"], s["trace_sigma"] / s["grad_sq_norm"], rel_tol=1e-12)
+
+
+def test_minibatch_noise_trace_estimates_trace_sigma():
+    # Without interactions between examples, B tr Cov(g_B) (with replacement) = tr Sigma.
+    m = make_model("logistic", 4, 2, device="cpu", dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(60, 4, generator=g, dtype=torch.float64), torch.randint(0, 2, (60,), generator=g)
+    tr = gradient_noise_summary(m, F.cross_entropy, X, y)["trace_sigma"]
+    K, B = 400, 5
+    est, _ = minibatch_noise_trace(m, F.cross_entropy, X, y, B, K, torch.Generator().manual_seed(1))
+    # The estimate is a sample variance of K batch means: relative SE about sqrt(2/K) for a
+    # near-Gaussian mean of several roughly isotropic coordinates (conservative).
+    assert abs(est - tr) < 5 * tr * math.sqrt(2.0 / K)
+    with pytest.raises(ValueError, match="batch_size"):
+        minibatch_noise_trace(m, F.cross_entropy, X, y, 1, K)
+    with pytest.raises(ValueError, match="n_batches"):
+        minibatch_noise_trace(m, F.cross_entropy, X, y, 4, 1)
+
+
+def test_class_subset_and_replace_head():
+    X, y = torch.arange(6.0)[:, None], torch.tensor([0, 5, 6, 5, 9, 1])
+    Xs, ys = class_subset(X, y, [5, 6, 7, 8, 9])
+    assert Xs[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0] and ys.tolist() == [0, 1, 0, 4]
+    with pytest.raises(ValueError, match="classes"):
+        class_subset(X, y, [])
+    m = make_model("mlp", 64, 5, hidden=(16,), device="cpu")
+    body = m.net[0].weight.detach().clone()
+    replace_head(m, 3, seed=1)
+    assert torch.equal(m.net[0].weight, body) and tuple(m(torch.zeros(2, 64)).shape) == (2, 3)
+    with pytest.raises(ValueError, match="n_classes"):
+        replace_head(m, 0)
+    with pytest.raises(ValueError, match="model"):
+        replace_head(make_model("logistic", 4, 2, device="cpu"), 2)
