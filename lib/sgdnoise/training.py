@@ -105,6 +105,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
               evals_per_epoch: int = 1, test: tuple[torch.Tensor, torch.Tensor] | None = None,
               divergence_threshold: float = 1e6,
               transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+              callback: Callable[[int, nn.Module, torch.Tensor, torch.Tensor], None] | None = None,
               ) -> History:
     r"""Train ``model`` in place with plain mini-batch SGD and return its :class:`History`.
 
@@ -142,6 +143,10 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         ``transform(xb, yb) -> (xb, yb)`` applied to every mini-batch before the step, e.g. data
         augmentation (:func:`sgdnoise.noise_sources.augment_digits`) — a source of noise
         switched on in the same loop. Evaluations use the untransformed data.
+    callback : callable, optional
+        ``callback(step, model, xb, yb)`` called before each update with the (transformed)
+        mini-batch, e.g. :class:`sgdnoise.scaling.NoiseScaleLogger`; its time is not counted in
+        ``step_seconds``. It must not change the model.
 
     Returns
     -------
@@ -172,6 +177,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     evals_per_epoch = check_positive_int("evals_per_epoch", evals_per_epoch)
     l2 = check_positive_float("l2", l2, allow_zero=True)
     schedule = lr if callable(lr) else constant_lr(lr)
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable, got {type(callback).__name__}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if isinstance(sampler, str):
@@ -211,11 +218,17 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
             eta = float(schedule(step))
             if not math.isfinite(eta) or eta <= 0:
                 raise ValueError(f"learning rate (lr) must be finite and > 0, got {eta} at step {step}")
+            if callback is not None:
+                xb, yb = X[idx], y[idx]
+                if transform is not None:
+                    xb, yb = transform(xb, yb)
+                callback(step, model, xb, yb)
             _sync(device)
             t0 = time.perf_counter()
-            xb, yb = X[idx], y[idx]
-            if transform is not None:
-                xb, yb = transform(xb, yb)
+            if callback is None:
+                xb, yb = X[idx], y[idx]
+                if transform is not None:
+                    xb, yb = transform(xb, yb)
             loss = loss_fn(model(xb), yb)
             reg = 0.5 * l2 * sum((p ** 2).sum() for p in params) if l2 else 0.0
             scale = xb.shape[0] if reduction == "sum" else 1.0
