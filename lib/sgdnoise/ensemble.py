@@ -75,9 +75,14 @@ class _Runs:
 
     def step(self, lr: torch.Tensor, b: int) -> None:
         idx = torch.randint(0, self.n, (self.R, b), generator=self.gen, device=self.device)
-        xb = self.X[idx]                                            # (R, B, d)
-        resid = torch.einsum("rbd,rd->rb", xb, self.w) - self.y[idx]
-        grad = torch.einsum("rbd,rb->rd", xb, resid) / b
+        if 8 * b < self.n:                                          # gather the batch: O(R B d)
+            xb = self.X[idx]                                        # (R, B, d)
+            resid = torch.einsum("rbd,rd->rb", xb, self.w) - self.y[idx]
+            grad = torch.einsum("rbd,rb->rd", xb, resid) / b
+        else:                                                       # count the draws: O(R N d)
+            counts = torch.zeros(self.R, self.n, dtype=self.X.dtype, device=self.device)
+            counts.scatter_add_(1, idx, torch.ones_like(idx, dtype=self.X.dtype))
+            grad = (counts * (self.w @ self.X.T - self.y)) @ self.X / b
         self.w.sub_(lr * grad)
 
 
@@ -177,60 +182,84 @@ def least_squares_sgd(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, 
                          excess=torch.stack(out, 1).cpu().numpy(), excess_avg=torch.stack(out_avg, 1).cpu().numpy())
 
 
-def steps_to_target(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, lr, batch_size: int,
-                    target: float, n_runs: int, max_steps: int, w0=None,
+def steps_to_target(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, lrs, batch_size: int,
+                    target: float, n_seeds: int, max_steps: int, give_up_factor: float | None = None, w0=None,
                     generator: torch.Generator | None = None,
                     device: torch.device | str | None = None) -> np.ndarray:
-    r"""Steps until each of ``n_runs`` SGD runs first has :math:`F(w_t) - F^\star \le` ``target``.
+    r"""Steps until SGD first reaches :math:`F(w_t) - F^\star \le` ``target``, for a grid of rates × seeds at once.
 
-    Runs as :func:`least_squares_sgd` with a constant batch size; stops when every run has
-    reached the target or after ``max_steps``. The examples needed are ``batch_size`` times the
-    steps.
+    Runs ``len(lrs) * n_seeds`` independent runs as :func:`least_squares_sgd` with a constant
+    batch size, and stops when every run has reached the target, after ``max_steps``, or — with
+    ``give_up_factor`` :math:`= c` — once the step count exceeds :math:`c` times the first step
+    at which all seeds of some rate had arrived: the runs still going are then more than
+    :math:`c` times slower than that rate, and are recorded as ``inf`` (they cannot be the best
+    rate, which is what :func:`sgdnoise.scaling.best_steps` looks for). A run whose
+    suboptimality exceeds :math:`10^6` times the initial one has diverged (``inf``). The examples
+    needed are ``batch_size`` times the steps.
 
     Parameters
     ----------
-    lr : float or array of shape (n_runs,)
-        Constant rate(s) > 0 (e.g. a grid of rates, each repeated over seeds).
+    lrs : float or array of shape (L,)
+        Constant learning rates > 0.
     batch_size : int
         B >= 1.
     target : float
         Target suboptimality > 0.
+    n_seeds : int
+        Independent runs per rate.
     max_steps : int
         Give up after this many steps.
+    give_up_factor : float, optional
+        :math:`c > 1` (see above).
 
     Returns
     -------
-    numpy.ndarray, shape (n_runs,)
-        Steps S (``inf`` for runs that did not reach the target, or diverged).
+    numpy.ndarray, shape (L, n_seeds)
+        Steps S (``inf`` where the target was not reached).
 
     Examples
     --------
     >>> from sgdnoise.data import make_linear_regression
     >>> p = make_linear_regression(200, 4, device="cpu")
-    >>> s = steps_to_target(p.X, p.y, p.w_opt, lr=[0.05, 0.2], batch_size=8, target=0.05, n_runs=2,
+    >>> s = steps_to_target(p.X, p.y, p.w_opt, lrs=[0.05, 0.2], batch_size=8, target=0.05, n_seeds=3,
     ...                     max_steps=1000, generator=torch.Generator().manual_seed(0), device="cpu")
-    >>> bool(s[1] < s[0])
-    True
+    >>> s.shape, bool(s[1].mean() < s[0].mean())
+    ((2, 3), True)
     """
     _check_problem(X, y, w_opt)
     batch_size = check_positive_int("batch_size", batch_size)
     target = check_positive_float("target", target)
-    n_runs = check_positive_int("n_runs", n_runs)
+    n_seeds = check_positive_int("n_seeds", n_seeds)
     max_steps = check_positive_int("max_steps", max_steps)
+    if give_up_factor is not None:
+        give_up_factor = check_positive_float("give_up_factor", give_up_factor)
+        if give_up_factor <= 1:
+            raise ValueError(f"give_up_factor must be > 1, got {give_up_factor}")
+    rates = np.atleast_1d(np.asarray(lrs, dtype=float))
+    if rates.ndim != 1 or not np.isfinite(rates).all() or (rates <= 0).any():
+        raise ValueError(f"lrs must be finite rates > 0, got {lrs}")
+    n_lr = rates.size
+    n_runs = n_lr * n_seeds
     runs = _Runs(X, y, w_opt, n_runs, w0, generator, device)
-    eta = _lr_tensor(lr, n_runs, 0, X.dtype, runs.device)
+    eta = _lr_tensor(np.repeat(rates, n_seeds), n_runs, 0, X.dtype, runs.device)
     hit = torch.full((n_runs,), float("inf"), dtype=torch.float64, device=runs.device)
-    active = runs.excess(runs.w) > target
+    start = runs.excess(runs.w)
+    active = start > target
     hit[~active] = 0
+    blow_up = 1e6 * float(start.max())
+    deadline = max_steps
     for t in range(max_steps):
-        if not bool(active.any()):
+        if t >= deadline or not bool(active.any()):
             break
         runs.step(eta, batch_size)
         ex = runs.excess(runs.w)
         done = active & (ex <= target)
         hit[done] = t + 1
-        active &= ~done & torch.isfinite(ex)
-    return hit.cpu().numpy()
+        active &= ~done & torch.isfinite(ex) & (ex < blow_up)
+        if give_up_factor is not None and deadline == max_steps:
+            if bool(torch.isfinite(hit).reshape(n_lr, n_seeds).all(1).any()):
+                deadline = min(max_steps, int(np.ceil(give_up_factor * (t + 1))))
+    return hit.reshape(n_lr, n_seeds).cpu().numpy()
 
 
 def least_squares_stationary_excess(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, lr: float,

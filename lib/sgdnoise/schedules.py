@@ -270,3 +270,48 @@ def robbins_monro(schedule: Schedule, horizon: int = 10**7, tol: float = 0.02) -
     else:
         p = math.log10(early / late) * math.log(10) / math.log(horizon / (horizon // 10))
     return RobbinsMonro(exponent=p, sum_diverges=p <= 1 + tol, sum_squares_converges=p > 0.5 + tol)
+
+
+def three_phase(eta_explore: float, eta_refine: float, b_explore: int, b_refine: int, explore_steps: int,
+                converge_steps: int) -> tuple[Schedule, Callable[[int], int]]:
+    r"""An explore / converge / refine schedule on η and B, as a pair ``(lr(step), batch_size(step))``.
+
+    * explore (``t < T_1``): a large constant rate :math:`\eta_e` with small batches
+      :math:`B_e` — the highest temperature :math:`\eta/B`, fast progress and wide exploration;
+    * converge (``T_1 <= t < T_1 + T_2``): the rate anneals along a cosine from :math:`\eta_e`
+      to :math:`\eta_r`, batches still :math:`B_e`;
+    * refine (afterwards): rate :math:`\eta_r` with large batches :math:`B_r` — the lowest
+      temperature, shrinking the confusion ball.
+
+    Parameters
+    ----------
+    eta_explore, eta_refine : float
+        :math:`\eta_e \ge \eta_r > 0`.
+    b_explore, b_refine : int
+        :math:`1 \le B_e \le B_r`.
+    explore_steps, converge_steps : int
+        :math:`T_1, T_2 \ge 1`.
+
+    Examples
+    --------
+    >>> lr, bs = three_phase(0.5, 0.05, 4, 64, explore_steps=10, converge_steps=10)
+    >>> lr(0), round(lr(15), 4), lr(30), bs(0), bs(19), bs(20)
+    (0.5, 0.275, 0.05, 4, 4, 64)
+    """
+    eta_explore = check_positive_float("eta_explore", eta_explore)
+    eta_refine = check_positive_float("eta_refine", eta_refine)
+    if eta_refine > eta_explore:
+        raise ValueError(f"eta_refine must be <= eta_explore = {eta_explore}, got {eta_refine}")
+    b_explore = check_positive_int("b_explore", b_explore)
+    b_refine = check_positive_int("b_refine", b_refine, minimum=b_explore)
+    t1 = check_positive_int("explore_steps", explore_steps)
+    t2 = check_positive_int("converge_steps", converge_steps)
+    anneal = cosine_lr(eta_explore, t2, eta_min=eta_refine)
+
+    def lr(t: int) -> float:
+        return eta_explore if t < t1 else anneal(t - t1)
+
+    def batch_size(t: int) -> int:
+        return b_explore if t < t1 + t2 else b_refine
+
+    return lr, batch_size
