@@ -10,7 +10,10 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``gradients``      full, per-example (torch.func / linear-layer identity), accumulated gradients
                    and per-example squared norms without the gradients
 ``sampling``       mini-batch samplers and the mini-batch gradient variance
-``training``       a plain SGD loop with pluggable sampler, schedule and batch transform
+``training``       a plain SGD loop with pluggable sampler, schedule, batch transform and callback
+``schedules``      learning-rate and batch-size schedules, the Robbins–Monro test
+``scaling``        gradient noise scale (per-example and two-batch), scaling rules, critical batch
+``ensemble``       many least-squares SGD runs at once: rates, steps to target, confusion ball
 ``noise``          statistics of gradient noise: Σ, its spectrum and trace, diversity, ĝ_B − G
 ``fisher``         empirical and true Fisher, a small dense Hessian, eigenspace overlap
 ``tails``          the α-stable tail index (Mohammadi et al. 2015), running variance
@@ -21,14 +24,14 @@ The library behind the *Noisy Descent* course. One module per idea:
 =================  ==============================================================
 """
 
-from . import (clipping, data, fisher, gradients, models, morphogen, noise, noise_sources, plotting, sampling, tails,
-               training, vqe)
+from . import (clipping, data, ensemble, fisher, gradients, models, morphogen, noise, noise_sources, plotting, sampling,
+               scaling, schedules, tails, training, vqe)
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "budget", "clipping", "data", "default_device", "fisher", "gradients", "models", "morphogen", "noise",
-    "noise_sources", "plotting", "sampling", "size_profile", "tails", "training", "use_style", "vqe", "__version__",
+    "budget", "clipping", "data", "default_device", "ensemble", "fisher", "gradients", "models", "morphogen", "noise",
+    "noise_sources", "plotting", "sampling", "scaling", "schedules", "size_profile", "tails", "training", "use_style", "vqe", "__version__",
 ]

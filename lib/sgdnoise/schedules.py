@@ -228,8 +228,9 @@ def robbins_monro(schedule: Schedule, horizon: int = 10**7, tol: float = 0.02) -
 
     and compared with the thresholds with a tolerance ``tol`` (so :math:`1/t` with an offset
     counts as :math:`p = 1`, and :math:`1/\sqrt t` as :math:`p = 1/2`: :math:`\sum \eta_t^2` diverges
-    like :math:`\log T`). Geometric decays (step decay) and rates that reach 0 (cosine with
-    :math:`\eta_{\min} = 0`) give a large or infinite exponent: their sum is finite.
+    like :math:`\log T`). A step decay repeated forever is geometric and a cosine with
+    :math:`\eta_{\min} = 0` reaches 0: both give a large or infinite exponent (finite sum). A step
+    decay with finitely many milestones is eventually constant (:math:`p = 0`).
 
     Parameters
     ----------
