@@ -200,3 +200,24 @@ def test_clip_norm_limits_the_step():
     train_sgd(m, half_mse, p.X, y, lr=eta, batch_size=50, epochs=1, clip_norm=c)
     w = m.weight.detach().squeeze(0)
     assert torch.allclose(w, -eta * c * G / G.norm(), atol=1e-12)
+
+
+def test_callback_sees_every_batch_before_the_update_and_changes_nothing():
+    p = make_linear_regression(40, 3, seed=5, device="cpu")
+    seen = []
+
+    def callback(step, model, xb, yb):
+        seen.append((step, xb.shape[0], model.weight.detach().clone()))
+
+    m1, m2 = linear_model(3), linear_model(3)
+    h1 = train_sgd(m1, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=2, generator=gen(1), callback=callback)
+    h2 = train_sgd(m2, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=2, generator=gen(1))
+    assert np.array_equal(h1.step_loss, h2.step_loss) and torch.equal(m1.weight, m2.weight)
+    assert [s for s, _, _ in seen] == list(range(10)) and all(b == 8 for _, b, _ in seen)
+    assert torch.equal(seen[0][2], torch.zeros(1, 3, dtype=torch.float64))   # called before the first update
+
+
+def test_callback_must_be_callable():
+    p = make_linear_regression(20, 2, seed=0, device="cpu")
+    with pytest.raises(ValueError, match="callback"):
+        train_sgd(linear_model(2), half_mse, p.X, p.y, lr=0.1, batch_size=4, epochs=1, callback=3)

@@ -10,7 +10,10 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``gradients``      full, per-example (torch.func / linear-layer identity), accumulated gradients
                    and per-example squared norms without the gradients
 ``sampling``       mini-batch samplers and the mini-batch gradient variance
-``training``       a plain SGD loop with pluggable sampler, schedule and batch transform
+``training``       a plain SGD loop with pluggable sampler, schedule, batch transform and callback
+``schedules``      learning-rate and batch-size schedules, the Robbins–Monro test
+``scaling``        gradient noise scale (per-example and two-batch), scaling rules, critical batch
+``ensemble``       many least-squares SGD runs at once: rates, steps to target, confusion ball
 ``noise``          statistics of gradient noise: Σ, its spectrum and trace, diversity, ĝ_B − G
 ``fisher``         empirical and true Fisher, a small dense Hessian, eigenspace overlap
 ``tails``          the α-stable tail index (Mohammadi et al. 2015), running variance
@@ -28,16 +31,16 @@ The library behind the *Noisy Descent* course. One module per idea:
 =================  ==============================================================
 """
 
-from . import (bayes, clipping, data, engineering, fisher, games, gradients, graphs, langevin, models, morphogen, noise,
-               noise_sources, plotting, potentials, sampling, tails, theory, training, vqe)
+from . import (bayes, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, langevin, models, morphogen,
+               noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "bayes", "budget", "clipping", "data", "default_device", "engineering", "fisher", "games", "gradients",
-    "graphs", "langevin", "models",
-    "morphogen", "noise", "noise_sources", "plotting", "potentials", "sampling", "size_profile", "tails",
-    "theory", "training", "use_style", "vqe", "__version__",
+    "bayes", "budget", "clipping", "data", "default_device", "engineering", "ensemble", "fisher", "games",
+    "gradients", "graphs", "langevin", "models", "morphogen", "noise", "noise_sources", "plotting",
+    "potentials", "sampling", "scaling", "schedules", "size_profile", "tails", "theory", "training",
+    "use_style", "vqe", "__version__",
 ]

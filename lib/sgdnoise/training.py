@@ -106,6 +106,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
               divergence_threshold: float = 1e6,
               transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
               grad_noise: float = 0.0, grad_noise_decay: float = 0.55, clip_norm: float | None = None,
+              callback: Callable[[int, nn.Module, torch.Tensor, torch.Tensor], None] | None = None,
               ) -> History:
     r"""Train ``model`` in place with plain mini-batch SGD and return its :class:`History`.
 
@@ -154,6 +155,10 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     clip_norm : float, optional
         Clip the (mini-batch, regularized, noise-free) gradient to this Euclidean norm before the
         step, as ``torch.nn.utils.clip_grad_norm_`` does (:func:`sgdnoise.clipping.clip_by_norm`).
+    callback : callable, optional
+        ``callback(step, model, xb, yb)`` called before each update with the (transformed)
+        mini-batch, e.g. :class:`sgdnoise.scaling.NoiseScaleLogger`; its time is not counted in
+        ``step_seconds``. It must not change the model.
 
     Returns
     -------
@@ -188,6 +193,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     grad_noise_decay = check_positive_float("grad_noise_decay", grad_noise_decay, allow_zero=True)
     if clip_norm is not None:
         clip_norm = check_positive_float("clip_norm", clip_norm)
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable, got {type(callback).__name__}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if isinstance(sampler, str):
@@ -227,11 +234,17 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
             eta = float(schedule(step))
             if not math.isfinite(eta) or eta <= 0:
                 raise ValueError(f"learning rate (lr) must be finite and > 0, got {eta} at step {step}")
+            if callback is not None:
+                xb, yb = X[idx], y[idx]
+                if transform is not None:
+                    xb, yb = transform(xb, yb)
+                callback(step, model, xb, yb)
             _sync(device)
             t0 = time.perf_counter()
-            xb, yb = X[idx], y[idx]
-            if transform is not None:
-                xb, yb = transform(xb, yb)
+            if callback is None:
+                xb, yb = X[idx], y[idx]
+                if transform is not None:
+                    xb, yb = transform(xb, yb)
             loss = loss_fn(model(xb), yb)
             reg = 0.5 * l2 * sum((p ** 2).sum() for p in params) if l2 else 0.0
             scale = xb.shape[0] if reduction == "sum" else 1.0
