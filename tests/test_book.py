@@ -129,3 +129,13 @@ def test_cache_key_clears_the_cache_when_the_library_changes(tmp_path, monkeypat
     cache.mkdir()
     booktools.cache_key(cache)  # unchanged library: the cache stays
     assert cache.exists()
+
+
+def test_bibliography_parses_without_duplicates():
+    import pybtex.database
+
+    text = (ROOT / "book" / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,]+),", text, flags=re.M)
+    assert len(keys) == len(set(keys)), f"duplicate keys: {sorted(k for k in set(keys) if keys.count(k) > 1)}"
+    bib = pybtex.database.parse_string(text, "bibtex")  # raises on an unclosed entry
+    assert len(bib.entries) == len(keys)
