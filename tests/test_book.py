@@ -172,3 +172,15 @@ def test_binder_pins_match_requirements():
     assert binder == main, "binder/requirements.txt must pin exactly what requirements.txt pins"
     post = (ROOT / "binder" / "postBuild").read_text()
     assert "pip install --no-deps --no-build-isolation -e ." in post
+
+
+def test_synthesis_cheat_sheet_links_every_chapter():
+    """Chapter 10's table names a chapter as plain text until it is in _toc.yml, then by {doc}."""
+    synthesis = ROOT / "book" / "10_synthesis.md"
+    if not synthesis.exists():
+        pytest.skip("no synthesis chapter")
+    text = synthesis.read_text()
+    chapters = [p.stem for p in booktools.toc_notebooks(ROOT / "_toc.yml") if re.match(r"\d\d_", p.name)]
+    unlinked = [c for c in chapters if f"{{doc}}`{c}`" not in text]
+    assert not unlinked, (f"book/10_synthesis.md: turn the cheat-sheet row of {unlinked} into a "
+                          "{doc} link (with a {numref} to its key figure)")
