@@ -117,6 +117,8 @@ def test_student_config_hides_solutions(tmp_path):
     cfg = yaml.safe_load(out.read_text())
     assert cfg["sphinx"]["config"]["hide_solutions"] is True
     assert cfg["bibtex_bibfiles"] == yaml.safe_load((ROOT / "_config.yml").read_text())["bibtex_bibfiles"]
+    for name, path in cfg["sphinx"].get("local_extensions", {}).items():
+        assert (out.parent / path / f"{name}.py").is_file(), f"local extension {name} not found from {out}"
 
 
 def test_cache_key_clears_the_cache_when_the_library_changes(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -82,6 +83,10 @@ def student_config(src: Path, dst: Path) -> None:
     cfg = yaml.safe_load(src.read_text())
     cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
     cfg["title"] = cfg.get("title", "") + " (student edition)"
+    # Jupyter Book resolves local extension folders against the config file's own folder.
+    local = cfg["sphinx"].get("local_extensions") or {}
+    for name, path in local.items():
+        local[name] = os.path.relpath((src.resolve().parent / path).resolve(), dst.resolve().parent) + "/"
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(yaml.safe_dump(cfg, sort_keys=False))
 

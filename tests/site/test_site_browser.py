@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "_build"
+BUILD = Path(os.environ.get("SITE_BUILD_DIR", ROOT / "_build"))  # holds html/ and student/_build/html/
 FULL = BUILD / "html"
 STUDENT = BUILD / "student" / "_build" / "html"
 SHOTS = BUILD / "screenshots"
