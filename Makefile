@@ -78,7 +78,7 @@ unit: $(STAMP)
 # The built sites in a real browser (headless chromium, off the network); skips with a reason when
 # chromium or chromedriver is missing. Screenshots go to _build/screenshots/.
 site-test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -rs tests/site
+	SITE_TEST_REQUIRED=1 $(PY) -m pytest -q -p no:cacheprovider -rs tests/site
 
 # Copies of every notebook in _toc.yml with the solution directives removed, each executed once.
 student-notebooks: $(STAMP)
