@@ -227,6 +227,9 @@ def check_refs(driver, server: str) -> tuple[list[str], int]:
 def screenshot(driver, path: Path, full_page: bool, max_height: int = 15000) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if full_page:
+        driver.execute_script(
+            "window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollLeft) e.scrollLeft = 0; });"
+        )
         size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
         shot = driver.execute_cdp_cmd(
