@@ -2,6 +2,8 @@
 #   make book      .venv + execute every notebook + HTML site in _build/html
 #   make test      .venv + unit tests + nbval over every notebook + strict build of the book
 #   make student   the site with every solution removed, in _build/student/_build/html
+#   make student-notebooks  every notebook without its solutions, executed once, in _build/student_notebooks
+#   make site-test the built sites (book + student) opened in headless chromium (part of make test)
 SHELL        := /bin/bash
 .SHELLFLAGS  := -euo pipefail -c
 PYTHON       ?= $(shell command -v python3.11 || command -v python3)
@@ -15,12 +17,14 @@ JOBS         ?= 2
 BUILD_FLAGS  ?=
 STRICT       := -n -W --keep-going
 
-.PHONY: help venv cache-key book test unit nbval book-strict student student-check clean clean-cache bench
+.PHONY: help venv cache-key mathjax book test unit nbval book-strict student student-check student-notebooks site-test clean clean-cache bench
 
 help:
 	@echo "make book     build the site into _build/html (sets up .venv on first use)"
 	@echo "make test     unit tests, nbval over every notebook, strict build of the book"
 	@echo "make student  the site without solutions, into _build/student/_build/html"
+	@echo "make student-notebooks  notebooks without solutions, executed once, into _build/student_notebooks"
+	@echo "make site-test          open both built sites in headless chromium (needs make book + student)"
 	@echo "make bench    run every benchmark script"
 
 # The environment is rebuilt only when requirements.txt or pyproject.toml change.
@@ -39,11 +43,26 @@ venv: $(STAMP)
 cache-key: $(STAMP)
 	@$(PY) tools/book.py cache-key _build/.jupyter_cache
 
-book: $(STAMP) cache-key
+# MathJax is served from the site itself (no CDN): npm's mathjax package, copied into a static
+# folder that _config.yml publishes (html_static_path, mathjax_path). npm keeps its own cache, so
+# a rebuild after `make clean` works without the network once the package was fetched once.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_NPM     := _build/.mathjax_npm
+MATHJAX_STATIC  := _build/_static_offline/mathjax
+$(MATHJAX_STATIC)/tex-mml-chtml.js:
+	@command -v npm >/dev/null || { echo "need npm to install MathJax (apt-get install npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefer-offline --prefix $(MATHJAX_NPM) mathjax@$(MATHJAX_VERSION) >/dev/null
+	rm -rf $(MATHJAX_STATIC) && mkdir -p $(MATHJAX_STATIC)
+	cd $(MATHJAX_NPM)/node_modules/mathjax/es5 && cp -r tex-mml-chtml.js input output a11y sre ui adaptors $(CURDIR)/$(MATHJAX_STATIC)/
+	cp $(MATHJAX_NPM)/node_modules/mathjax/LICENSE $(MATHJAX_STATIC)/
+
+mathjax: $(MATHJAX_STATIC)/tex-mml-chtml.js
+
+book: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
 	@echo "site: $(CURDIR)/_build/html/index.html"
 
-student: $(STAMP) cache-key
+student: $(STAMP) cache-key mathjax
 	$(PY) tools/book.py student-config _config.yml _build/student_config.yml
 	$(VENV)/bin/jupyter-book build . --config _build/student_config.yml --path-output _build/student $(BUILD_FLAGS)
 	@echo "student site: $(CURDIR)/_build/student/_build/html/index.html"
@@ -54,17 +73,27 @@ student-check: book-strict
 	$(PY) tools/book.py check-student _build/html _build/student/_build/html
 
 unit: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) tests --doctest-modules lib/sgdnoise
+	$(PY) -m pytest -q -n $(JOBS) tests --ignore=tests/site --doctest-modules lib/sgdnoise
+
+# The built sites in a real browser (headless chromium, off the network); skips with a reason when
+# chromium or chromedriver is missing. Screenshots go to _build/screenshots/.
+site-test: $(STAMP)
+	SITE_TEST_REQUIRED=1 $(PY) -m pytest -q -p no:cacheprovider -rs tests/site
+
+# Copies of every notebook in _toc.yml with the solution directives removed, each executed once.
+student-notebooks: $(STAMP)
+	$(PY) tools/book.py student-notebooks _toc.yml _build/student_notebooks
+	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 _build/student_notebooks
 
 nbval: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 $$($(PY) tools/book.py toc-notebooks _toc.yml)
 
-book-strict: $(STAMP) cache-key
+book-strict: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(STRICT)
 
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory unit nbval book-strict student-check; \
+	$(MAKE) --no-print-directory unit nbval book-strict student-check site-test; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 # Every benchmark script, then one machine-readable file and a readable table:

@@ -117,6 +117,8 @@ def test_student_config_hides_solutions(tmp_path):
     cfg = yaml.safe_load(out.read_text())
     assert cfg["sphinx"]["config"]["hide_solutions"] is True
     assert cfg["bibtex_bibfiles"] == yaml.safe_load((ROOT / "_config.yml").read_text())["bibtex_bibfiles"]
+    for name, path in cfg["sphinx"].get("local_extensions", {}).items():
+        assert (out.parent / path / f"{name}.py").is_file(), f"local extension {name} not found from {out}"
 
 
 def test_cache_key_clears_the_cache_when_the_library_changes(tmp_path, monkeypatch):
@@ -129,3 +131,58 @@ def test_cache_key_clears_the_cache_when_the_library_changes(tmp_path, monkeypat
     cache.mkdir()
     booktools.cache_key(cache)  # unchanged library: the cache stays
     assert cache.exists()
+
+
+def test_bibliography_parses_without_duplicates():
+    import pybtex.database
+
+    text = (ROOT / "book" / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,]+),", text, flags=re.M)
+    assert len(keys) == len(set(keys)), f"duplicate keys: {sorted(k for k in set(keys) if keys.count(k) > 1)}"
+    bib = pybtex.database.parse_string(text, "bibtex")  # raises on an unclosed entry
+    assert len(bib.entries) == len(keys)
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_student_notebook_has_exercises_and_no_solutions(nb):
+    data = load(nb)
+    student = booktools.student_notebook(data)
+    full_md = "\n".join(source(c) for c in data["cells"] if c["cell_type"] == "markdown")
+    md = "\n".join(source(c) for c in student["cells"] if c["cell_type"] == "markdown")
+    assert "{solution" not in md
+    assert md.count("{exercise}") == full_md.count("{exercise}") >= 4
+    assert [source(c) for c in student["cells"] if c["cell_type"] == "code"] == \
+        [source(c) for c in data["cells"] if c["cell_type"] == "code"], "code cells must be untouched"
+    assert "## Summary" in md and "## Exercises" in md
+
+
+def test_strip_solutions_handles_both_fence_lengths():
+    text = ("intro\n\n```{exercise} A\n:label: ex-a\nQ\n```\n\n```{solution} ex-a\n:class: dropdown\nA\n```\n\n"
+            "````{solution} ex-b\n:class: dropdown\n```python\nx = 1\n```\n````\nafter\n")
+    out = booktools.strip_solutions(text)
+    assert "{solution}" not in out and "x = 1" not in out
+    assert "```{exercise} A" in out and out.rstrip().endswith("after")
+
+
+def test_binder_pins_match_requirements():
+    def pins(path):
+        lines = [ln.strip() for ln in path.read_text().splitlines()]
+        return dict(ln.split("==", 1) for ln in lines if ln and not ln.startswith(("#", "-")))
+
+    main, binder = pins(ROOT / "requirements.txt"), pins(ROOT / "binder" / "requirements.txt")
+    assert binder.pop("torch") == main.pop("torch") + "+cpu"
+    assert binder == main, "binder/requirements.txt must pin exactly what requirements.txt pins"
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps --no-build-isolation -e ." in post
+
+
+def test_synthesis_cheat_sheet_links_every_chapter():
+    """Chapter 10's table names a chapter as plain text until it is in _toc.yml, then by {doc}."""
+    synthesis = ROOT / "book" / "10_synthesis.md"
+    if not synthesis.exists():
+        pytest.skip("no synthesis chapter")
+    text = synthesis.read_text()
+    chapters = [p.stem for p in booktools.toc_notebooks(ROOT / "_toc.yml") if re.match(r"\d\d_", p.name)]
+    unlinked = [c for c in chapters if f"{{doc}}`{c}`" not in text]
+    assert not unlinked, (f"book/10_synthesis.md: turn the cheat-sheet row of {unlinked} into a "
+                          "{doc} link (with a {numref} to its key figure)")

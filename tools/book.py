@@ -6,11 +6,15 @@ Usage::
     python tools/book.py cache-key _build/.jupyter_cache
     python tools/book.py student-config _config.yml _build/student_config.yml
     python tools/book.py check-student _build/html _build/student/_build/html
+    python tools/book.py student-notebooks _toc.yml _build/student_notebooks
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -79,6 +83,10 @@ def student_config(src: Path, dst: Path) -> None:
     cfg = yaml.safe_load(src.read_text())
     cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
     cfg["title"] = cfg.get("title", "") + " (student edition)"
+    # Jupyter Book resolves local extension folders against the config file's own folder.
+    local = cfg["sphinx"].get("local_extensions") or {}
+    for name, path in local.items():
+        local[name] = os.path.relpath((src.resolve().parent / path).resolve(), dst.resolve().parent) + "/"
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
@@ -106,6 +114,47 @@ def check_student(full_html: Path, student_html: Path) -> None:
     print(f"student build: {checked} page(s) with exercises, solutions present in full build, absent in student build")
 
 
+# A MyST solution directive, fenced by three or more backticks (or colons), up to the closing
+# fence of the same length: ```{solution} ex-label ... ``` or ````{solution} ... ````.
+SOLUTION_BLOCK = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{solution(?:-start|-end)?\}[^\n]*\n.*?^(?P=fence)[ \t]*(?:\n|\Z)\n?",
+    flags=re.M | re.S,
+)
+
+
+def strip_solutions(markdown: str) -> str:
+    """Markdown with every ``{solution}`` directive block removed."""
+    return SOLUTION_BLOCK.sub("", markdown)
+
+
+def student_notebook(nb: dict) -> dict:
+    """A copy of a notebook (nbformat JSON) whose markdown cells hold no solution."""
+    out = json.loads(json.dumps(nb))
+    for cell in out["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        stripped = strip_solutions(text)
+        if "{solution" in stripped:
+            raise ValueError(f"a solution directive survived stripping:\n{stripped[:500]}")
+        cell["source"] = stripped
+    out["cells"] = [c for c in out["cells"] if c["cell_type"] != "markdown" or "".join(c["source"]).strip()]
+    return out
+
+
+def student_notebooks(toc_path: Path, out_dir: Path) -> list[Path]:
+    """Write the student copy of every notebook in the table of contents into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for nb_path in toc_notebooks(toc_path):
+        nb = json.loads(nb_path.read_text())
+        dst = out_dir / nb_path.name
+        dst.write_text(json.dumps(student_notebook(nb), indent=1, ensure_ascii=False) + "\n")
+        written.append(dst)
+    print(f"student notebooks: {len(written)} written to {out_dir}, solutions removed")
+    return written
+
+
 def main(argv: list[str]) -> int:
     cmd, *args = argv
     if cmd == "toc-notebooks":
@@ -114,6 +163,8 @@ def main(argv: list[str]) -> int:
         cache_key(Path(args[0]))
     elif cmd == "check-student":
         check_student(Path(args[0]), Path(args[1]))
+    elif cmd == "student-notebooks":
+        student_notebooks(Path(args[0]), Path(args[1]))
     elif cmd == "student-config":
         student_config(Path(args[0]), Path(args[1]))
     else:

@@ -1,0 +1,363 @@
+"""The built website in a real browser: headless chromium, driven by selenium, off the network.
+
+Run by ``make site-test`` (part of ``make test``) after ``make book`` and ``make student`` have
+built ``_build/html`` and ``_build/student/_build/html``. Both sites are served by a local
+``http.server`` on 127.0.0.1; chromium starts with a fresh profile, with the flags that keep it
+off the network, and with every host name but 127.0.0.1 unresolvable, so anything the pages
+fetched from a CDN would fail and show up as a console error.
+
+For every page in ``_toc.yml`` (full site):
+- it loads with no severe console error;
+- every image loads (``naturalWidth > 0``) and has alt text; figure images (PNG) have an opaque,
+  light background, so they stay readable in the theme's dark mode;
+- MathJax (served from the site itself) typesets every formula: MathJax output present, no
+  MathJax error node, no raw ``$...$``, ``\\(`` or ``\\[`` left in the text;
+- every internal link, script, stylesheet and image resolves to a file of the built site, and
+  every ``#anchor`` to an element of the target page (this covers the citations, which point at
+  the bibliography, and the .ipynb download button of notebook pages);
+- chapter pages: at least four exercises, each with its solution;
+- a full-page screenshot goes to ``_build/screenshots/full/``, and a dark-mode screenshot of the
+  first figure of each chapter to ``_build/screenshots/dark/``.
+For every chapter page of the student site: the same exercises, no solution, math typeset, no
+console error; a screenshot of its exercises goes to ``_build/screenshots/student/``.
+
+Without chromium or chromedriver the whole module is skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import importlib.util
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("SITE_BUILD_DIR", ROOT / "_build"))  # holds html/ and student/_build/html/
+FULL = BUILD / "html"
+STUDENT = BUILD / "student" / "_build" / "html"
+SHOTS = BUILD / "screenshots"
+
+spec = importlib.util.spec_from_file_location("booktools", ROOT / "tools" / "book.py")
+booktools = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(booktools)
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+if not CHROMIUM or not CHROMEDRIVER:
+    pytest.skip(
+        "browser test skipped: chromium and chromedriver are needed "
+        f"(found chromium={CHROMIUM}, chromedriver={CHROMEDRIVER}; "
+        "apt-get install chromium chromium-driver, as .ci/run does)",
+        allow_module_level=True,
+    )
+webdriver = pytest.importorskip("selenium.webdriver", reason="browser test skipped: selenium not installed")
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+
+# The flags that keep chromium off the network (and quiet), plus a resolver that knows no host
+# but 127.0.0.1: a page that needs a CDN fails here instead of silently fetching it.
+CHROME_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-extensions", "--disable-dev-shm-usage",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--window-size=1280,900", "--hide-scrollbars",
+]
+# The only console error we accept: chromium asks every site for /favicon.ico, which the book
+# does not have (it sets no logo or favicon).
+IGNORED_CONSOLE = re.compile(r"favicon\.ico")
+
+
+def page_path(toc_file: str) -> str:
+    return toc_file + ".html"
+
+
+TOC_PAGES = [page_path(f) for f in booktools.toc_files(ROOT / "_toc.yml")]
+CHAPTER_PAGES = [p for p in TOC_PAGES if re.match(r"\d\d_", Path(p).name)]
+
+
+def require_site(site: Path) -> None:
+    """Fail (under ``make site-test``) or skip (a plain ``pytest``) when a site is not built."""
+    if not (site / "index.html").exists():
+        msg = f"{site} is not built: run `make book` and `make student` first (make test does)"
+        if os.environ.get("SITE_TEST_REQUIRED"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures: a local server for _build/, one browser for the module
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(QuietHandler, directory=str(BUILD))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = tempfile.mkdtemp(prefix="noisy-descent-chromium-")
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={profile}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def load(driver, url: str) -> list[str]:
+    """Open ``url``, wait for MathJax to finish; return the severe console messages."""
+    driver.get_log("browser")  # drop messages of the previous page
+    driver.get(url)
+    state = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        if (!document.querySelector('.math')) { done('no math'); return; }
+        if (!window.MathJax || !window.MathJax.startup) { done('MathJax did not load'); return; }
+        MathJax.startup.promise.then(() => done('ok'), e => done('MathJax failed: ' + e));
+        """
+    )
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    errors = [m for m in errors if not IGNORED_CONSOLE.search(m)]
+    if state not in ("ok", "no math"):
+        errors.append(state)
+    return errors
+
+
+RAW_MATH = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\s][^$\n]{0,200}?\$")
+
+MATH_STATE_JS = """
+const article = document.querySelector('article') || document.querySelector('main') || document.body;
+const clone = article.cloneNode(true);
+clone.querySelectorAll('pre, code, script, style, textarea, mjx-container, .MathJax').forEach(e => e.remove());
+return {
+  math: document.querySelectorAll('.math').length,
+  typeset: document.querySelectorAll('mjx-container').length,
+  merror: document.querySelectorAll('mjx-merror').length,
+  untypeset: [...document.querySelectorAll('.math')].filter(e => !e.querySelector('mjx-container')).length,
+  text: clone.textContent,
+  version: (window.MathJax && window.MathJax.version) || null,
+};
+"""
+
+IMAGES_JS = """
+const article = document.querySelector('article') || document.body;
+return [...article.querySelectorAll('img')].map(i => ({
+  src: i.currentSrc || i.src, alt: i.getAttribute('alt') || '', ok: i.complete && i.naturalWidth > 0,
+  animation: !!i.closest('.animation') || (i.id || '').startsWith('_anim_img')}));
+"""
+
+REFS_JS = """
+const out = [];
+document.querySelectorAll('a[href]').forEach(a => out.push(['a', a.href, a.getAttribute('href')]));
+document.querySelectorAll('script[src]').forEach(s => out.push(['script', s.src, s.getAttribute('src')]));
+document.querySelectorAll('link[href]').forEach(l => out.push(['link', l.href, l.getAttribute('href')]));
+document.querySelectorAll('img[src]').forEach(i => out.push(['img', i.src, i.getAttribute('src')]));
+return out;
+"""
+
+COUNTS_JS = """
+return {
+  exercises: document.querySelectorAll('.exercise.admonition').length,
+  solutions: document.querySelectorAll('.solution.admonition, .solution').length,
+};
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def ids_in(path: Path) -> frozenset[str]:
+    text = path.read_text(errors="replace")
+    return frozenset(re.findall(r'\bid="([^"]+)"', text)) | frozenset(re.findall(r'\bname="([^"]+)"', text))
+
+
+def check_refs(driver, server: str) -> tuple[list[str], int]:
+    """Every local href/src resolves to a file (and anchor); no resource from another host."""
+    problems, citations = [], 0
+    for kind, absolute, raw in driver.execute_script(REFS_JS):
+        url = urlparse(absolute)
+        if url.scheme in ("mailto", "javascript", "data"):
+            continue
+        if f"{url.scheme}://{url.netloc}" != server:
+            if kind != "a":  # a script, stylesheet or image from elsewhere: the site is not self-contained
+                problems.append(f"external {kind}: {absolute}")
+            continue
+        target = BUILD / unquote(url.path).lstrip("/")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            problems.append(f"broken {kind} {raw!r} -> {target.relative_to(BUILD)} does not exist")
+            continue
+        if url.fragment and target.suffix == ".html" and unquote(url.fragment) not in ids_in(target):
+            problems.append(f"broken anchor {raw!r}: no id {url.fragment!r} in {target.relative_to(BUILD)}")
+        if kind == "a" and target.name == "references.html" and url.fragment:
+            citations += 1
+    return problems, citations
+
+
+def screenshot(driver, path: Path, full_page: bool, max_height: int = 15000) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if full_page:
+        driver.execute_script(
+            "window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { if (e.scrollLeft) e.scrollLeft = 0; });"
+        )
+        size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
+        shot = driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {"format": "jpeg", "quality": 70, "captureBeyondViewport": True, "clip": clip},
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
+    else:
+        driver.save_screenshot(str(path))
+
+
+def light_opaque_background(png: Path) -> bool:
+    """The four corners of a figure are opaque and light (readable on a dark page)."""
+    from PIL import Image
+
+    with Image.open(png) as im:
+        im = im.convert("RGBA")
+        w, h = im.size
+        for x, y in [(1, 1), (w - 2, 1), (1, h - 2), (w - 2, h - 2)]:
+            r, g, b, a = im.getpixel((x, y))
+            if a < 250 or 0.299 * r + 0.587 * g + 0.114 * b < 200:
+                return False
+    return True
+
+
+def math_problems(driver) -> list[str]:
+    st = driver.execute_script(MATH_STATE_JS)
+    out = []
+    if st["math"]:
+        if not str(st["version"] or "").startswith("3"):
+            out.append(f"MathJax 3 not running (version {st['version']})")
+        if st["untypeset"]:
+            out.append(f"{st['untypeset']} of {st['math']} math elements not typeset")
+        if st["merror"]:
+            out.append(f"{st['merror']} MathJax error(s) (undefined macro?)")
+    raw = RAW_MATH.findall(st["text"])
+    if raw:
+        i = RAW_MATH.search(st["text"]).start()
+        out.append(f"raw TeX left in the text: {raw[:5]} near {st['text'][max(0, i - 60): i + 60]!r}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# tests
+
+
+def test_toc_pages_are_built():
+    require_site(FULL)
+    missing = [p for p in TOC_PAGES if not (FULL / p).is_file()]
+    assert not missing, f"pages in _toc.yml missing from the build: {missing}"
+
+
+def test_mathjax_is_served_locally():
+    require_site(FULL)
+    pages_with_math = [p for p in TOC_PAGES if 'class="math' in (FULL / p).read_text(errors="replace")]
+    assert pages_with_math
+    for p in pages_with_math:
+        html = (FULL / p).read_text(errors="replace")
+        srcs = re.findall(r'<script[^>]+src="([^"]*tex-mml-chtml[^"]*)"', html)
+        assert srcs and all("://" not in s for s in srcs), f"{p}: MathJax not loaded from the site: {srcs}"
+    assert (FULL / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert (FULL / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+@pytest.mark.parametrize("page", TOC_PAGES)
+def test_page_in_full_site(page, browser, server):
+    require_site(FULL)
+    problems = [f"console: {m}" for m in load(browser, f"{server}/html/{page}")]
+    problems += math_problems(browser)
+
+    images = browser.execute_script(IMAGES_JS)
+    for img in images:
+        if not img["ok"]:
+            problems.append(f"image did not load: {img['src']}")
+        # matplotlib's to_jshtml animations draw their frames into an <img> that myst-nb cannot give
+        # the cell's alt text; test_book checks that the cell itself has alt text and a caption.
+        if not img["alt"].strip() and not img["animation"]:
+            problems.append(f"image without alt text: {img['src'][:120]}")
+        url = urlparse(img["src"])
+        if url.scheme.startswith("http") and url.path.endswith(".png") and "/_images/" in url.path:
+            if not light_opaque_background(BUILD / unquote(url.path).lstrip("/")):
+                problems.append(f"figure without an opaque light background (unreadable in dark mode): {url.path}")
+
+    ref_problems, citations = check_refs(browser, server)
+    problems += ref_problems
+
+    name = Path(page).stem
+    screenshot(browser, SHOTS / "full" / f"{name}.jpg", full_page=True)
+
+    if page in CHAPTER_PAGES:
+        counts = browser.execute_script(COUNTS_JS)
+        if counts["exercises"] < 4:
+            problems.append(f"{counts['exercises']} exercises, expected at least 4")
+        if counts["solutions"] != counts["exercises"]:
+            problems.append(f"{counts['exercises']} exercises but {counts['solutions']} solutions")
+        if citations == 0:
+            problems.append("no citation linking to the bibliography")
+        if (ROOT / page).with_suffix(".ipynb").exists():
+            hrefs = [h for _, h, _ in browser.execute_script(REFS_JS) if h.endswith(f"{name}.ipynb")]
+            if not hrefs:
+                problems.append("no .ipynb download link")
+        if images:  # dark mode: the first figure, on the theme's dark background
+            browser.execute_script(
+                "document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark';"
+                "const f = document.querySelector('article img'); if (f) f.scrollIntoView({block: 'center'});"
+            )
+            screenshot(browser, SHOTS / "dark" / f"{name}.png", full_page=False)
+            browser.execute_script("localStorage.clear()")
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("page", CHAPTER_PAGES)
+def test_chapter_in_student_site(page, browser, server):
+    require_site(STUDENT)
+    full_html = (FULL / page).read_text(errors="replace")
+    n_exercises = full_html.count('class="exercise admonition')
+    problems = [f"console: {m}" for m in load(browser, f"{server}/student/_build/html/{page}")]
+    problems += math_problems(browser)
+    counts = browser.execute_script(COUNTS_JS)
+    if counts["solutions"]:
+        problems.append(f"{counts['solutions']} solution(s) in the student build")
+    if counts["exercises"] != n_exercises:
+        problems.append(f"{counts['exercises']} exercises in the student build, {n_exercises} in the full one")
+    text = browser.execute_script("return document.body.innerText")
+    if "Solution to" in text:
+        problems.append("the text 'Solution to' appears in the student build")
+    browser.execute_script(
+        "const e = document.querySelector('.exercise.admonition'); if (e) e.scrollIntoView({block: 'start'});"
+    )
+    screenshot(browser, SHOTS / "student" / f"{Path(page).stem}.png", full_page=False)
+    assert not problems, f"student {page}:\n  " + "\n  ".join(problems)
