@@ -43,18 +43,16 @@ venv: $(STAMP)
 cache-key: $(STAMP)
 	@$(PY) tools/book.py cache-key _build/.jupyter_cache
 
-# MathJax is served from the site itself (no CDN): npm's mathjax package, copied into a static
-# folder that _config.yml publishes (html_static_path, mathjax_path). npm keeps its own cache, so
-# a rebuild after `make clean` works without the network once the package was fetched once.
-MATHJAX_VERSION := 3.2.2
-MATHJAX_NPM     := _build/.mathjax_npm
+# MathJax is served from the site itself (no CDN): the es5 build of MathJax 3.2.2 that the pinned
+# PyPI package django-static-mathjax ships (installed with requirements.txt, so neither npm nor the
+# network is needed), copied into a static folder that _config.yml publishes (html_static_path,
+# mathjax_path).
 MATHJAX_STATIC  := _build/_static_offline/mathjax
-$(MATHJAX_STATIC)/tex-mml-chtml.js:
-	@command -v npm >/dev/null || { echo "need npm to install MathJax (apt-get install npm)"; exit 1; }
-	npm install --silent --no-audit --no-fund --prefer-offline --prefix $(MATHJAX_NPM) mathjax@$(MATHJAX_VERSION) >/dev/null
-	rm -rf $(MATHJAX_STATIC) && mkdir -p $(MATHJAX_STATIC)
-	cd $(MATHJAX_NPM)/node_modules/mathjax/es5 && cp -r tex-mml-chtml.js input output a11y sre ui adaptors $(CURDIR)/$(MATHJAX_STATIC)/
-	cp $(MATHJAX_NPM)/node_modules/mathjax/LICENSE $(MATHJAX_STATIC)/
+$(MATHJAX_STATIC)/tex-mml-chtml.js: $(STAMP)
+	src=$$($(PY) -c 'import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / "static" / "mathjax")'); \
+	rm -rf $(MATHJAX_STATIC) && mkdir -p $(MATHJAX_STATIC) && \
+	cp -r $$src/es5/tex-mml-chtml.js $$src/es5/input $$src/es5/output $$src/es5/a11y $$src/es5/sre $$src/es5/ui \
+	      $$src/es5/adaptors $$src/LICENSE $(MATHJAX_STATIC)/
 
 mathjax: $(MATHJAX_STATIC)/tex-mml-chtml.js
 
