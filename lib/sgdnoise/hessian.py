@@ -467,9 +467,9 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
     Examples
     --------
     >>> A = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
-    >>> nodes, w = spectral_density_slq(lambda v: A @ v, 50, 4, dim=4, generator=torch.Generator().manual_seed(0))
-    >>> round(float((nodes * w).sum()), 1), round(float(w.sum()), 6)    # mean eigenvalue, total mass
-    (2.5, 1.0)
+    >>> nodes, w = spectral_density_slq(lambda v: A @ v, 3, 4, dim=4, generator=torch.Generator().manual_seed(0))
+    >>> sorted({round(x, 6) for x in nodes.tolist()}), round(float(w.sum()), 6)   # 4 steps: exact nodes
+    ([1.0, 2.0, 3.0, 4.0], 1.0)
     """
     d = _dim(hvp, dim)
     n_probes = check_positive_int("n_probes", n_probes)
