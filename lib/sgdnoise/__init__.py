@@ -13,6 +13,8 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``training``       a plain SGD loop with pluggable sampler, schedule and batch transform
 ``noise``          statistics of gradient noise: Σ, its spectrum and trace, diversity, ĝ_B − G
 ``fisher``         empirical and true Fisher, a small dense Hessian, eigenspace overlap
+``hessian``        Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral density
+``landscape``      filter-normalized loss slices (1-D, 2-D, interpolation), ReLU layer rescaling
 ``tails``          the α-stable tail index (Mohammadi et al. 2015), running variance
 ``clipping``       gradient clipping by norm, per example and per batch
 ``noise_sources``  label noise, digit augmentation, the finite-precision floor
@@ -21,14 +23,14 @@ The library behind the *Noisy Descent* course. One module per idea:
 =================  ==============================================================
 """
 
-from . import (clipping, data, fisher, gradients, models, morphogen, noise, noise_sources, plotting, sampling, tails,
-               training, vqe)
+from . import (clipping, data, fisher, gradients, hessian, landscape, models, morphogen, noise, noise_sources, plotting,
+               sampling, tails, training, vqe)
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "budget", "clipping", "data", "default_device", "fisher", "gradients", "models", "morphogen", "noise",
+    "budget", "clipping", "data", "default_device", "fisher", "gradients", "hessian", "landscape", "models", "morphogen", "noise",
     "noise_sources", "plotting", "sampling", "size_profile", "tails", "training", "use_style", "vqe", "__version__",
 ]
