@@ -16,6 +16,8 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``ensemble``       many least-squares SGD runs at once: rates, steps to target, confusion ball
 ``noise``          statistics of gradient noise: Σ, its spectrum and trace, diversity, ĝ_B − G
 ``fisher``         empirical and true Fisher, a small dense Hessian, eigenspace overlap
+``hessian``        Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral density
+``landscape``      filter-normalized loss slices (1-D, 2-D, interpolation), ReLU layer rescaling
 ``tails``          the α-stable tail index (Mohammadi et al. 2015), running variance
 ``clipping``       gradient clipping by norm, per example and per batch
 ``noise_sources``  label noise, digit augmentation, the finite-precision floor
@@ -31,8 +33,8 @@ The library behind the *Noisy Descent* course. One module per idea:
 =================  ==============================================================
 """
 
-from . import (bayes, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, langevin, models, morphogen,
-               noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
+from . import (bayes, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
+               models, morphogen, noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
 from .device import budget, default_device, size_profile
 from .plotting import use_style
 
@@ -40,7 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "bayes", "budget", "clipping", "data", "default_device", "engineering", "ensemble", "fisher", "games",
-    "gradients", "graphs", "langevin", "models", "morphogen", "noise", "noise_sources", "plotting",
-    "potentials", "sampling", "scaling", "schedules", "size_profile", "tails", "theory", "training",
-    "use_style", "vqe", "__version__",
+    "gradients", "graphs", "hessian", "landscape", "langevin", "models", "morphogen", "noise",
+    "noise_sources", "plotting", "potentials", "sampling", "scaling", "schedules", "size_profile", "tails",
+    "theory", "training", "use_style", "vqe", "__version__",
 ]

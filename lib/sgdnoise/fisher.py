@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validate import check_finite, check_positive_int
-from .gradients import LossFn, _check_data, per_example_grads
+from .gradients import LossFn, per_example_grads
+from .hessian import full_hessian
 from .noise import _check_grads
 
 
@@ -101,8 +102,9 @@ def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
                   rows_per_pass: int = 64) -> torch.Tensor:
     r"""The full Hessian :math:`H = \nabla^2_w L(w)` of the mean loss, built from Hessian-vector products.
 
-    Differentiates the gradient (kept with ``create_graph=True``) against ``rows_per_pass``
-    basis vectors at a time (``is_grads_batched``): rows :math:`H e_j`. Memory
+    Kept for backwards compatibility: the same as :func:`sgdnoise.hessian.full_hessian`, which
+    applies the Hessian-vector product of :func:`sgdnoise.hessian.hvp_operator` to
+    ``rows_per_pass`` basis vectors at a time: rows :math:`H e_j`. Memory
     :math:`O(d^2)` for the result plus one batch of products, never the much larger
     intermediates of ``torch.func.hessian``. Meant for :math:`d` up to a few thousand.
 
@@ -132,24 +134,7 @@ def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     >>> bool(torch.allclose(H, true_fisher(m, X)))   # softmax regression: H = F exactly
     True
     """
-    _check_data(X, y)
-    rows_per_pass = check_positive_int("rows_per_pass", rows_per_pass)
-    params = [p for p in model.parameters() if p.requires_grad]
-    grads = torch.autograd.grad(loss_fn(model(X), y), params, create_graph=True)
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    d = flat.numel()
-    rows = []
-    for s in range(0, d, rows_per_pass):
-        t = min(d, s + rows_per_pass)
-        basis = torch.zeros(t - s, d, dtype=flat.dtype, device=flat.device)
-        basis[torch.arange(t - s), torch.arange(s, t)] = 1.0
-        hv = torch.autograd.grad(flat, params, grad_outputs=basis, retain_graph=True, is_grads_batched=True,
-                                 allow_unused=True)
-        rows.append(torch.cat([(h if h is not None else torch.zeros(t - s, *p.shape, dtype=flat.dtype,
-                                                                    device=flat.device)).reshape(t - s, -1)
-                               for h, p in zip(hv, params)], dim=1))
-    H = torch.cat(rows).detach()
-    return (H + H.T) / 2
+    return full_hessian(model, loss_fn, X, y, rows_per_pass=rows_per_pass)
 
 
 def top_eigenpairs(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
