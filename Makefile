@@ -83,8 +83,9 @@ student-notebooks: $(STAMP)
 	$(PY) tools/book.py student-notebooks _toc.yml _build/student_notebooks
 	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 _build/student_notebooks
 
+# One thread per kernel: two xdist workers with two torch threads each oversubscribe two cores.
 nbval: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 $$($(PY) tools/book.py toc-notebooks _toc.yml)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 $$($(PY) tools/book.py toc-notebooks _toc.yml)
 
 book-strict: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(STRICT)

@@ -186,3 +186,15 @@ def test_synthesis_cheat_sheet_links_every_chapter():
     unlinked = [c for c in chapters if f"{{doc}}`{c}`" not in text]
     assert not unlinked, (f"book/10_synthesis.md: turn the cheat-sheet row of {unlinked} into a "
                           "{doc} link (with a {numref} to its key figure)")
+
+
+def test_figure_and_exercise_labels_are_unique_across_the_book():
+    seen = {}
+    for nb in NOTEBOOKS:
+        cells = load(nb)["cells"]
+        labels = [c.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name") for c in cells]
+        text = "\n".join(source(c) for c in cells if c["cell_type"] == "markdown")
+        labels += re.findall(r":label: ([\w-]+)", text)
+        for label in filter(None, labels):
+            assert label not in seen, f"label {label!r} is defined in {nb.name} and in {seen[label]}"
+            seen[label] = nb.name
