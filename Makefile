@@ -81,7 +81,7 @@ site-test: $(STAMP)
 # Copies of every notebook in _toc.yml with the solution directives removed, each executed once.
 student-notebooks: $(STAMP)
 	$(PY) tools/book.py student-notebooks _toc.yml _build/student_notebooks
-	$(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 _build/student_notebooks
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 _build/student_notebooks
 
 # One thread per kernel: two xdist workers with two torch threads each oversubscribe two cores.
 nbval: $(STAMP)
