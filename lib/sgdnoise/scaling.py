@@ -261,6 +261,16 @@ class NoiseScaleLogger:
         return np.asarray(self.steps), ema(self.g2, beta), ema(self.trace, beta)
 
 
+def _scaling_args(eta0, b0, batch_size) -> tuple[float, int, np.ndarray]:
+    """Validate the arguments shared by the scaling rules."""
+    eta0 = check_positive_float("eta0", eta0)
+    b0 = check_positive_int("b0", b0)
+    b = np.asarray(batch_size, dtype=float)
+    if (b < 1).any():
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return eta0, b0, b
+
+
 def linear_scaling_lr(eta0: float, b0: int, batch_size):
     r"""The linear scaling rule :math:`\eta = \eta_0\,B/B_0` (Goyal et al. 2017): keeps :math:`\eta/B` fixed.
 
@@ -269,11 +279,7 @@ def linear_scaling_lr(eta0: float, b0: int, batch_size):
     >>> linear_scaling_lr(0.1, 32, 256)
     0.8
     """
-    eta0 = check_positive_float("eta0", eta0)
-    b0 = check_positive_int("b0", b0)
-    b = np.asarray(batch_size, dtype=float)
-    if (b < 1).any():
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    eta0, b0, b = _scaling_args(eta0, b0, batch_size)
     out = eta0 * b / b0
     return float(out) if out.ndim == 0 else out
 
@@ -286,11 +292,7 @@ def sqrt_scaling_lr(eta0: float, b0: int, batch_size):
     >>> sqrt_scaling_lr(0.1, 16, 64)
     0.2
     """
-    eta0 = check_positive_float("eta0", eta0)
-    b0 = check_positive_int("b0", b0)
-    b = np.asarray(batch_size, dtype=float)
-    if (b < 1).any():
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    eta0, b0, b = _scaling_args(eta0, b0, batch_size)
     out = eta0 * np.sqrt(b / b0)
     return float(out) if out.ndim == 0 else out
 
