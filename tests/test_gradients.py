@@ -97,7 +97,7 @@ def test_linear_path_equals_vmap_for_mlp(problem):
     m = make_model("mlp", 5, 3, hidden=(7, 4), device="cpu", dtype=torch.float64)
     ref = per_example_grads(m, F.cross_entropy, X, y, method="vmap")
     for chunk in (None, 9):
-        assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y, chunk_size=chunk, method="linear"), ref,
+        assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y, chunk_size=chunk, method="layers"), ref,
                               atol=1e-14)
     assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y), ref, atol=1e-14)  # auto picks linear
 
@@ -110,7 +110,7 @@ def test_auto_falls_back_to_vmap_when_a_linear_layer_is_shared(problem):
     for i in (0, 21):
         assert torch.allclose(g[i], full_gradient(m, F.cross_entropy, X[i:i + 1], y[i:i + 1]), atol=1e-14)
     with pytest.raises(ValueError, match="model layer"):
-        per_example_grads(m, F.cross_entropy, X, y, method="linear")
+        per_example_grads(m, F.cross_entropy, X, y, method="layers")
     with pytest.raises(ValueError, match="method"):
         per_example_grads(m, F.cross_entropy, X, y, method="loop")
 
