@@ -4,9 +4,12 @@ In one process and on the same data (8×8 digits), for an MLP 64→256→256→1
 at B = 64, 256, 1024, times the per-example gradients computed by
 
 * ``loop``            a Python loop of B backward passes (the baseline);
-* ``library``         ``sgdnoise.gradients.per_example_grads`` (``method="auto"``: the linear
-                      outer-product path for the MLP, ``torch.func`` vmap(grad) for the CNN);
+* ``library``         ``sgdnoise.gradients.per_example_grads`` (``method="auto"``, which takes the
+                      layer path for both models: outer products for the linear layers, patch
+                      products for the convolutions);
 * ``library vmap``    the same with ``method="vmap"``;
+* ``library, out= reused``  the library writing into its previous result (``out=``), which
+                      skips allocating and faulting in a fresh array;
 * ``einsum (hand)``   hand-written hooks + ``torch.einsum`` for linear layers (MLP only);
 * peers, each only if importable: BackPACK (``BatchGrad``), Opacus ``GradSampleModule`` in the
   modes ``hooks``, ``ew`` (expanded weights) and ``functorch``. Install them only into a
@@ -14,6 +17,8 @@ at B = 64, 256, 1024, times the per-example gradients computed by
 
       pip install --no-deps backpack-for-pytorch einops unfoldNd opacus
 
+Two floors, not methods: allocating and filling a fresh ``(B, d)`` array (``torch.empty``, and
+the library's huge-page array), the memory cost that every method returning new memory pays.
 Every method's result is checked against the loop (max relative difference printed). Peers
 return one tensor per parameter; the library returns one flattened ``(B, d)`` array (the copy
 into it is included in its time). Then the norms-only path: ``tr Σ`` from
@@ -22,7 +27,12 @@ full-batch gradient and against materializing the gradients.
 
 Printed: median and [min–max] milliseconds over repeats, peak extra memory (CUDA: peak allocated;
 CPU: peak resident-set growth measured in a forked child, approximate) and ratios.
-Run: ``.venv/bin/python benchmarks/bench_per_example_grads.py`` (env BENCH_QUICK=1 for a short run).
+Then, on a CPU, the per-example comparison again in a child process with
+``THP_MEM_ALLOC_ENABLE=1``, torch's switch that puts every large allocation on transparent huge
+pages: the library does that for its own output (``sgdnoise._memory``), and this run shows how
+much of its lead over the peers that is (env BENCH_THP=0 skips it).
+
+Run: ``.venv-bench/bin/python benchmarks/bench_per_example_grads.py`` (env BENCH_QUICK=1 for a short run).
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from _harness import report
 from torch import nn
 
 import sgdnoise as sn
+from sgdnoise._memory import empty_rows
 from sgdnoise.gradients import full_gradient, per_example_grads
 from sgdnoise.noise import trace_sigma
 from sgdnoise.sampling import trace_covariance
@@ -99,6 +110,16 @@ def m_library(model, method="auto"):
     return lambda x, y: per_example_grads(model, F.cross_entropy, x, y, method=method)
 
 
+def m_library_out(model):
+    """The library writing into the array it returned on the previous call (``out=``)."""
+    buf = {}
+
+    def run(x, y):
+        buf["out"] = per_example_grads(model, F.cross_entropy, x, y, out=buf.get("out"))
+        return buf["out"]
+    return run
+
+
 def m_einsum(model):
     """Hand-written: hooks record inputs and output gradients of each nn.Linear, then einsum."""
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -154,7 +175,8 @@ def m_opacus(model, mode):
 
 def method_factories(make_model, is_mlp, verbose=False):
     out = {"loop": lambda: m_loop(make_model()), "library": lambda: m_library(make_model()),
-           "library vmap": lambda: m_library(make_model(), "vmap")}
+           "library vmap": lambda: m_library(make_model(), "vmap"),
+           "library, out= reused": lambda: m_library_out(make_model())}
     if is_mlp:
         out["einsum (hand)"] = lambda: m_einsum(make_model())
     for name, factory in (("BackPACK", lambda: m_backpack(make_model())),
@@ -275,12 +297,29 @@ def bench_model(label, key, is_mlp):
             ratio = statistics.median(times["loop"]) / statistics.median(times[name])
             print(f"{b:>5} {name:18} {fmt(times[name]):>28} {cpu[name] * 1e3:8.2f} {mem:9.1f} {ratio:7.1f}x {err:13.1e}")
             assert err < 1e-4, (name, err)
-        report(f"per_example_grads_{key}_B{b}", f"per-example gradients, {label}, B = {b}", times,
-               baseline="loop", extra={k: {"CPU s": v} for k, v in cpu.items()})
+        # The memory floor: allocating and writing a fresh (B, d) array, which every method that
+        # returns new memory pays (page faults; on a CPU the library's array uses huge pages).
+        d = ref.shape[1]
+        for name, fn in ((FLOOR_TORCH, lambda: torch.empty(b, d, device=device).fill_(0.0)),
+                         (FLOOR_LIBRARY, lambda: empty_rows((b, d), torch.float32, device).fill_(0.0))):
+            times[name] = timeit(fn, 5 if QUICK else 15)
+            cpu[name] = statistics.median(CPU_TIMES)
+            print(f"{b:>5} {name:32} {fmt(times[name]):>28} {cpu[name] * 1e3:8.2f}")
+        med = {k: statistics.median(v) for k, v in times.items()}
+        peers = {k: v for k, v in med.items() if k not in NOT_PEERS}
+        notes = [f"library: {med['loop'] / med['library']:.1f}x faster than the loop (target >= 10x at B = 256); "
+                 f"writing into the previous result (out=): {med['loop'] / med['library, out= reused']:.1f}x",
+                 f"memory floor: writing a fresh ({b}, {d}) array alone takes {med[FLOOR_TORCH] * 1e3:.1f} ms "
+                 f"({med[FLOOR_LIBRARY] * 1e3:.1f} ms on the library's huge-page array)"]
+        if peers:
+            best = min(peers, key=peers.get)
+            notes.append(f"library / best peer ({best}) = {med['library'] / peers[best]:.2f} (target <= 1.1)")
+        report(f"per_example_grads_{key}_B{b}{SUFFIX}", f"per-example gradients, {label}, B = {b}{TITLE_SUFFIX}",
+               times, baseline="loop", extra={k: {"CPU s": v} for k, v in cpu.items()}, notes=notes)
         summary[b] = {}
         for clock, table in (("wall", {k: statistics.median(v) for k, v in times.items()}), ("CPU", cpu)):
             lib = table["library"]
-            peer_t = {k: v for k, v in table.items() if k not in ("loop", "library", "library vmap")}
+            peer_t = {k: v for k, v in table.items() if k not in NOT_PEERS}
             best = min(peer_t, key=peer_t.get) if peer_t else None
             summary[b][clock] = (table["loop"] / lib, best, lib / peer_t[best] if best else None)
     print(f"-- {label} summary (wall clock | CPU time)")
@@ -319,13 +358,27 @@ def bench_trace(label, make_model):
 
 
 MODELS = {"mlp": make_mlp, "cnn": make_cnn}
+FLOOR_TORCH = "floor: fill fresh torch.empty"
+FLOOR_LIBRARY = "floor: fill fresh library array"
+NOT_PEERS = ("loop", "library", "library vmap", "library, out= reused", FLOOR_TORCH, FLOOR_LIBRARY)
+# The library puts arrays of 32 MiB or more on transparent huge pages (sgdnoise._memory); torch
+# does the same for every allocation with THP_MEM_ALLOC_ENABLE=1. The --thp run repeats the
+# comparison in a child process with that switch on, so that every method gets huge pages.
+THP = "--thp" in sys.argv
+SUFFIX = "_thp" if THP else ""
+TITLE_SUFFIX = " (THP_MEM_ALLOC_ENABLE=1: huge pages for every method)" if THP else ""
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--memory":
         memory_child(sys.argv[2], sys.argv[3].replace("_", " "), sys.argv[4])
         sys.exit(0)
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}{TITLE_SUFFIX}")
     bench_model("MLP 64-256-256-10", "mlp", is_mlp=True)
     bench_model("CNN conv16-conv32-pool-fc on 8x8", "cnn", is_mlp=False)
+    if THP:
+        sys.exit(0)
     bench_trace("MLP 64-256-256-10", make_mlp)
     bench_trace("CNN", make_cnn)
+    if device.type == "cpu" and os.environ.get("BENCH_THP", "1") == "1":
+        env = {**os.environ, "THP_MEM_ALLOC_ENABLE": "1", "BENCH_MEMORY": "0"}
+        subprocess.run([sys.executable, __file__, "--thp"], env=env, check=True)

@@ -71,13 +71,14 @@ def test_bad_inputs(problem):
 # --- linear-layer fast path and the norms-only path -------------------------------------------
 
 class _TinyCNN(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, groups=1):
         super().__init__()
-        self.conv = torch.nn.Conv2d(1, 3, 3, padding=1)
+        self.conv0 = torch.nn.Conv2d(1, 3, 1)
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1, groups=groups)
         self.fc = torch.nn.Linear(3 * 16, 3)
 
     def forward(self, x):
-        return self.fc(torch.relu(self.conv(x.view(-1, 1, 4, 4))).flatten(1))
+        return self.fc(torch.relu(self.conv(self.conv0(x.view(-1, 1, 4, 4)))).flatten(1))
 
 
 class _SharedLinear(torch.nn.Module):
@@ -102,6 +103,97 @@ def test_linear_path_equals_vmap_for_mlp(problem):
     assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y), ref, atol=1e-14)  # auto picks linear
 
 
+def _loop_reference(m, X, y):
+    """Every example's gradient from its own backward pass: independent of both vectorized paths."""
+    return torch.stack([full_gradient(m, F.cross_entropy, X[i:i + 1], y[i:i + 1]) for i in range(X.shape[0])])
+
+
+class _ConvNet(torch.nn.Module):
+    """Two convolutions (the second configurable) and a linear head on 2-channel 7×6 images."""
+
+    def __init__(self, **conv):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(2, 4, 3, padding=1)
+        self.c2 = torch.nn.Conv2d(4, 3, **conv)
+        with torch.no_grad():
+            n = self.c2(self.c1(torch.zeros(1, 2, 7, 6))).numel()
+        self.fc = torch.nn.Linear(n, 3)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.c2(torch.tanh(self.c1(x.view(-1, 2, 7, 6))))).flatten(1))
+
+
+@pytest.mark.parametrize("conv", [dict(kernel_size=3, padding=1), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0)),
+                                  dict(kernel_size=3, dilation=2, padding=2, stride=2), dict(kernel_size=1),
+                                  dict(kernel_size=2, bias=False)], ids=["same", "rect-stride", "dilated", "1x1", "nobias"])
+def test_layer_path_matches_per_example_backward_passes_for_convolutions(conv):
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(13, 84, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (13,), generator=g)
+    torch.manual_seed(0)
+    m = _ConvNet(**conv).double()
+    ref = _loop_reference(m, X, y)
+    for chunk in (None, 5):
+        got = per_example_grads(m, F.cross_entropy, X, y, chunk_size=chunk, method="layers")
+        assert got.shape == ref.shape
+        assert torch.allclose(got, ref, rtol=0, atol=1e-14)
+    assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y), ref, rtol=0, atol=1e-14)   # auto
+    sq, _ = per_example_sq_norms(m, F.cross_entropy, X, y)
+    assert torch.allclose(sq, ref.square().sum(1), rtol=1e-12, atol=0)
+
+
+def test_layer_path_in_float32_agrees_with_float64():
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(64, 84, generator=g)
+    y = torch.randint(0, 3, (64,), generator=g)
+    torch.manual_seed(0)
+    m = _ConvNet(kernel_size=3, padding=1)
+    got = per_example_grads(m, F.cross_entropy, X, y)
+    ref = per_example_grads(m.double(), F.cross_entropy, X.double(), y)
+    assert got.dtype == torch.float32
+    assert float((got.double() - ref).abs().max() / ref.abs().max()) < 1e-5
+
+
+def test_result_rows_are_cache_line_aligned_and_correct(problem):
+    # d = 5·7 + 7 + 7·3 + 3 = 66 is not a multiple of 16: rows are padded, the result is a view.
+    X, y = problem
+    for dtype, per_line in ((torch.float32, 16), (torch.float64, 8)):
+        m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=dtype)
+        got = per_example_grads(m, F.cross_entropy, X.to(dtype), y)
+        assert got.shape == (40, 66) and got.data_ptr() % 64 == 0 and got.stride(0) % per_line == 0
+        assert torch.allclose(got.double(), _loop_reference(m.double(), X, y), atol=1e-6 if dtype == torch.float32 else 1e-14)
+
+
+def test_layer_tape_is_freed_without_the_garbage_collector(problem):
+    # A reference cycle through the recorded tensors would keep them (and the heap) alive until gc runs.
+    import gc
+    import weakref
+
+    from sgdnoise.gradients import _layer_pass
+    X, y = problem
+    m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
+    gc.disable()
+    try:
+        tape, _ = _layer_pass(m, F.cross_entropy, X, y, param_grads=False)
+        refs = [weakref.ref(tape)] + [weakref.ref(g) for g in tape.out_grads.values()]
+        assert len(refs) == 3
+        del tape
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
+def test_unsupported_convolutions_fall_back_or_raise():
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(6, 16, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (6,), generator=g)
+    torch.manual_seed(0)
+    m = _TinyCNN(groups=3).double()
+    assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y), _loop_reference(m, X, y), atol=1e-14)
+    with pytest.raises(ValueError, match="nn.Conv2d"):
+        per_example_grads(m, F.cross_entropy, X, y, method="layers")
+
+
 def test_auto_falls_back_to_vmap_when_a_linear_layer_is_shared(problem):
     X, y = problem
     torch.manual_seed(0)
@@ -115,7 +207,7 @@ def test_auto_falls_back_to_vmap_when_a_linear_layer_is_shared(problem):
         per_example_grads(m, F.cross_entropy, X, y, method="loop")
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "shared"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "grouped", "shared"])
 def test_sq_norms_without_gradients_match_materialized(kind):
     g = torch.Generator().manual_seed(1)
     X = torch.randn(30, 16, generator=g, dtype=torch.float64)
@@ -123,8 +215,10 @@ def test_sq_norms_without_gradients_match_materialized(kind):
     torch.manual_seed(0)
     if kind == "mlp":
         m = make_model("mlp", 16, 3, hidden=(8,), device="cpu", dtype=torch.float64)
-    elif kind == "cnn":   # the convolution falls back to vmap(grad), the linear head does not
+    elif kind == "cnn":   # convolution and linear head both on the layer path
         m = _TinyCNN().double()
+    elif kind == "grouped":   # a grouped convolution falls back to vmap(grad), the linear head does not
+        m = _TinyCNN(groups=3).double()
     else:                 # the shared layer falls back, the output layer does not
         m = _SharedLinear().double()
         X = X[:, :5]
@@ -152,3 +246,24 @@ def test_sq_norms_bad_inputs(problem):
         per_example_sq_norms(m, F.cross_entropy, X, y, chunk_size=0)
     with pytest.raises(ValueError, match="same number of rows"):
         per_example_sq_norms(m, F.cross_entropy, X, y[:3])
+
+
+@pytest.mark.parametrize("method", ["layers", "vmap"])
+def test_out_array_is_filled_and_returned(problem, method):
+    X, y = problem
+    m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
+    ref = _loop_reference(m, X, y)
+    buf = torch.full((40, 66), float("nan"), dtype=torch.float64)
+    got = per_example_grads(m, F.cross_entropy, X, y, method=method, out=buf)
+    assert got is buf and torch.allclose(buf, ref, atol=1e-14)
+    wide = torch.full((40, 70), float("nan"), dtype=torch.float64)[:, :66]      # strided rows are fine
+    assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y, method=method, out=wide), ref, atol=1e-14)
+
+
+def test_out_array_is_checked(problem):
+    X, y = problem
+    m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
+    for bad in (torch.empty(40, 65, dtype=torch.float64), torch.empty(40, 66), torch.empty(66, 40, dtype=torch.float64).T,
+                [[0.0] * 66] * 40):
+        with pytest.raises(ValueError, match=r"out must be a \(40, 66\)"):
+            per_example_grads(m, F.cross_entropy, X, y, out=bad)

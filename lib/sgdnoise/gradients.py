@@ -7,6 +7,7 @@ the full gradient :math:`G = \frac1N \sum_i g_i`, the per-example covariance
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -58,13 +59,19 @@ def full_gradient(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
 
 
 def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-                      chunk_size: int | None = None, method: str = "auto") -> torch.Tensor:
+                      chunk_size: int | None = None, method: str = "auto",
+                      out: torch.Tensor | None = None) -> torch.Tensor:
     r"""Every example's gradient in one vectorized call: rows :math:`g_i = \nabla_w \ell(w; x_i, y_i)`.
 
-    Uses ``torch.func``: ``vmap(grad(ℓ))`` over the examples with the parameters held fixed
-    through ``functional_call``, so it works for any ``nn.Module`` on CPU or GPU. ``chunk_size``
-    bounds memory by processing that many examples at a time. Random layers (dropout) draw
-    independent masks per example.
+    The general path uses ``torch.func``: ``vmap(grad(ℓ))`` over the examples with the
+    parameters held fixed through ``functional_call``, so it works for any ``nn.Module`` on CPU
+    or GPU. Models made of linear and convolutional layers take a faster path by default
+    (:func:`per_example_grads_layers`). ``chunk_size`` bounds memory by processing that many
+    examples at a time. Random layers (dropout) draw independent masks per example.
+
+    On a CPU the rows of the result start on 64-byte cache lines, so when :math:`d` is not a
+    multiple of 16 (float32) the result is a view of a slightly wider array and
+    ``is_contiguous()`` is false; ``.contiguous()`` makes a packed copy.
 
     Parameters
     ----------
@@ -82,11 +89,18 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: tor
         its ``loss_fn`` must return the batch **mean**. ``"auto"`` (default): ``"layers"``
         when every trainable parameter belongs to such a layer applied once per forward pass,
         else ``"vmap"``.
+    out : torch.Tensor, optional
+        An ``(N, d)`` array of the parameters' dtype and device (columns contiguous) to write
+        the result into, e.g. the result of an earlier call: repeated calls then skip
+        allocating, and on a CPU faulting in, a fresh array, which at :math:`N` = 256 and
+        :math:`d` = 85,002 costs as much as computing the gradients
+        (``benchmarks/bench_per_example_grads.py``).
 
     Returns
     -------
     torch.Tensor, shape (N, d)
-        Row ``i`` is example ``i``'s gradient, flattened in ``model.parameters()`` order.
+        Row ``i`` is example ``i``'s gradient, flattened in ``model.parameters()`` order
+        (``out`` itself when given).
 
     References
     ----------
@@ -105,10 +119,11 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: tor
         chunk_size = check_positive_int("chunk_size", chunk_size)
     if method not in ("auto", "vmap", "layers"):
         raise ValueError(f"method must be 'auto', 'vmap' or 'layers', got {method!r}")
-    owners = _param_owners(model) if method != "vmap" else []
+    owners = _param_owners(model)
+    out = _result_array(owners, X.shape[0], out)
     if method == "layers" or (method == "auto" and owners and all(_supported(mod) for _, mod, _ in owners)):
         try:
-            return _layers_grads(model, loss_fn, X, y, chunk_size, owners)
+            return _layers_grads(model, loss_fn, X, y, chunk_size, owners, out)
         except ValueError:
             if method == "layers":
                 raise
@@ -116,12 +131,33 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: tor
     buffers = {k: v.detach() for k, v in model.named_buffers()}
 
     def loss_one(p, x, t):
-        out = functional_call(model, (p, buffers), (x.unsqueeze(0),))
-        return loss_fn(out, t.unsqueeze(0))
+        res = functional_call(model, (p, buffers), (x.unsqueeze(0),))
+        return loss_fn(res, t.unsqueeze(0))
 
     g = vmap(grad(loss_one), in_dims=(None, 0, 0), chunk_size=chunk_size, randomness="different")(params, X, y)
-    n = X.shape[0]
-    return torch.cat([g[k].reshape(n, -1) for k in params], dim=1)
+    col = 0
+    for k in params:
+        size = params[k].numel()
+        out[:, col:col + size].copy_(g[k].reshape(out.shape[0], size))
+        col += size
+    return out
+
+
+def _result_array(owners, n: int, out: torch.Tensor | None) -> torch.Tensor:
+    """The ``(n, d)`` result: ``out`` after checking it, or a new array with cache-line-aligned rows."""
+    if not owners:
+        raise ValueError("model has no trainable parameters")
+    first = getattr(owners[0][1], owners[0][2])
+    d = sum(getattr(mod, attr).numel() for _, mod, attr in owners)
+    if out is None:
+        return empty_rows((n, d), first.dtype, first.device)
+    if (not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, d) or out.dtype != first.dtype
+            or out.device != first.device or (n > 0 and d > 1 and out.stride(1) != 1)):
+        got = (f"shape {tuple(out.shape)}, {out.dtype}, {out.device}, strides {out.stride()}"
+               if isinstance(out, torch.Tensor) else type(out).__name__)
+        raise ValueError(f"out must be a ({n}, {d}) {first.dtype} tensor on {first.device} with contiguous rows, "
+                         f"got {got}")
+    return out
 
 
 def accumulated_gradient(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
@@ -225,7 +261,7 @@ def _param_owners(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
 
 def _layer_pass(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
                 param_grads: bool = True):
-    r"""One forward/backward of N × mean loss; returns the tape and the mean gradient per parameter.
+    r"""One forward/backward of N × mean loss; returns the tape and that sum's gradient per parameter.
 
     The backward pass returns :math:`\partial (N\bar\ell)/\partial z_i = \partial\ell_i/\partial z_i`
     for every tracked layer output (``tape.out_grads``: the per-example output gradients,
@@ -243,8 +279,7 @@ def _layer_pass(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Ten
     tape.outputs.clear()                     # the graph is no longer needed
     if not param_grads:
         return tape, None
-    return tape, [torch.zeros_like(p) if g is None else g / X.shape[0]
-                  for p, g in zip(params, grads[len(layers):])]
+    return tape, [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads[len(layers):])]
 
 
 def _conv_patches(mod: nn.Conv2d, a: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -263,6 +298,24 @@ def _conv_patches(mod: nn.Conv2d, a: torch.Tensor, e: torch.Tensor) -> tuple[tor
     return torch.stack(cols, 2).reshape(b, c * kh * kw, ho * wo), e.reshape(b, e.shape[1], ho * wo)
 
 
+_PATCH_BYTES = 4 << 20   # input patches formed at a time: cache-sized, and reused by the allocator
+
+
+def _conv_weight_grads(mod: nn.Conv2d, a: torch.Tensor, e: torch.Tensor):
+    """Yield ``(start, stop, g)``: examples ``start:stop``'s weight gradients ``g``, ``(stop - start, C_out, K)``.
+
+    The examples are taken in blocks whose patches fill at most ``_PATCH_BYTES``, so that the
+    temporaries stay in cache and are reused from one block to the next instead of being faulted
+    in afresh (at B = 1024 the patches of the benchmark's second convolution take 38 MB).
+    """
+    b = a.shape[0]
+    per_example = a.element_size() * mod.in_channels * math.prod(mod.kernel_size) * math.prod(e.shape[2:])
+    step = max(1, _PATCH_BYTES // per_example)
+    for s in range(0, b, step):
+        u, ep = _conv_patches(mod, a[s:s + step], e[s:s + step])
+        yield s, min(b, s + step), torch.bmm(ep, u.transpose(1, 2))
+
+
 def _write_layer_grad(mod: nn.Module, attr: str, a: torch.Tensor, e: torch.Tensor, block: torch.Tensor) -> None:
     """Write every example's gradient of ``mod.<attr>`` into the rows of ``block`` (B, size)."""
     b = e.shape[0]
@@ -273,25 +326,29 @@ def _write_layer_grad(mod: nn.Module, attr: str, a: torch.Tensor, e: torch.Tenso
             torch.mul(e.unsqueeze(2), a.unsqueeze(1), out=block.view(b, *mod.weight.shape))
         else:
             block.copy_(e)
-        return
-    if attr == "weight":
-        u, ep = _conv_patches(mod, a, e)
-        block.copy_(torch.bmm(ep, u.transpose(1, 2)).reshape(b, -1))
+    elif attr == "weight":
+        for s, t, g in _conv_weight_grads(mod, a, e):
+            block[s:t].copy_(g.reshape(t - s, -1))
     else:
         torch.sum(e.flatten(2), 2, out=block)
 
 
-def _layer_sq_norm(mod: nn.Module, attr: str, a: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    """Every example's squared gradient norm for ``mod.<attr>``, shape (B,), float64."""
+def _sq_rows(x: torch.Tensor) -> torch.Tensor:
+    """Squared norm of every row (every example), accumulated in float64."""
+    return x.double().square().flatten(1).sum(1)
+
+
+def _module_sq_norms(mod: nn.Module, attrs: list[str], a: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """Every example's squared gradient norm summed over the parameters ``attrs`` of ``mod``, (B,), float64."""
     if isinstance(mod, nn.Linear):
-        e2 = e.double().square().sum(1)
-        return a.double().square().sum(1) * e2 if attr == "weight" else e2
-    if attr == "weight":
-        u, ep = _conv_patches(mod, a, e)
-        g = torch.bmm(ep, u.transpose(1, 2))
-    else:
-        g = e.flatten(2).sum(2)
-    return g.double().square().flatten(1).sum(1)
+        e2 = _sq_rows(e)
+        return e2 * sum(_sq_rows(a) if attr == "weight" else 1.0 for attr in attrs)
+    total = torch.zeros(e.shape[0], dtype=torch.float64, device=e.device)
+    if "weight" in attrs:
+        total += torch.cat([_sq_rows(g) for _, _, g in _conv_weight_grads(mod, a, e)])
+    if "bias" in attrs:
+        total += _sq_rows(e.flatten(2).sum(2))
+    return total
 
 
 def _fallback_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, names: list[str],
@@ -373,20 +430,16 @@ def per_example_grads_layers(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
     _check_data(X, y)
     if chunk_size is not None:
         chunk_size = check_positive_int("chunk_size", chunk_size)
-    return _layers_grads(model, loss_fn, X, y, chunk_size, _param_owners(model))
+    owners = _param_owners(model)
+    return _layers_grads(model, loss_fn, X, y, chunk_size, owners, _result_array(owners, X.shape[0], None))
 
 
-def _layers_grads(model, loss_fn, X, y, chunk_size, owners) -> torch.Tensor:
+def _layers_grads(model, loss_fn, X, y, chunk_size, owners, out: torch.Tensor) -> torch.Tensor:
     bad = [name for name, mod, _ in owners if not _supported(mod)]
     if bad:
         raise ValueError("model must have only nn.Linear and nn.Conv2d (groups=1, numeric zero padding) "
                          f"trainable layers for the layers path, got {bad}")
-    if not owners:
-        raise ValueError("model has no trainable parameters")
     n = X.shape[0]
-    first = getattr(owners[0][1], owners[0][2])
-    d = sum(getattr(mod, attr).numel() for _, mod, attr in owners)
-    out = empty_rows((n, d), first.dtype, first.device)
     for s, t in _chunks(n, chunk_size):
         tape, _ = _layer_pass(model, loss_fn, X[s:t], y[s:t], param_grads=False)
         col = 0
@@ -453,22 +506,26 @@ def per_example_sq_norms(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     if chunk_size is not None:
         chunk_size = check_positive_int("chunk_size", chunk_size)
     owners = _param_owners(model)
+    if not owners:
+        raise ValueError("model has no trainable parameters")
     n = X.shape[0]
-    sq = torch.zeros(n, dtype=torch.float64, device=X.device)
-    G = None
+    sq_chunks, G = [], None
     for s, t in _chunks(n, chunk_size):
-        tape, mean_grads = _layer_pass(model, loss_fn, X[s:t], y[s:t])
-        flat = torch.cat([g.reshape(-1) for g in mean_grads]) * (t - s)
-        G = flat.double() if G is None else G + flat.double()
+        tape, sums = _layer_pass(model, loss_fn, X[s:t], y[s:t])
+        flat = torch.cat([g.reshape(-1) for g in sums]).double()    # gradient of the chunk's summed loss
+        G = flat if G is None else G.add_(flat)
+        by_module: dict[nn.Module, list[str]] = {}
         fallback = []
         for name, mod, attr in owners:
             if tape.usable(mod):
-                sq[s:t] += _layer_sq_norm(mod, attr, tape.inputs[mod][0], tape.out_grads[mod])
+                by_module.setdefault(mod, []).append(attr)
             else:
                 fallback.append(name)
+        parts = [_module_sq_norms(mod, attrs, tape.inputs[mod][0], tape.out_grads[mod])
+                 for mod, attrs in by_module.items()]
         if fallback:
             g = _fallback_grads(model, loss_fn, X[s:t], y[s:t], fallback, chunk_size)
-            for v in g.values():
-                sq[s:t] += v.reshape(t - s, -1).double().square().sum(1)
-    first = next(p for p in model.parameters() if p.requires_grad)
-    return sq, (G / n).to(first.dtype)
+            parts += [_sq_rows(v.reshape(t - s, -1)) for v in g.values()]
+        sq_chunks.append(torch.stack(parts).sum(0))
+    first = getattr(owners[0][1], owners[0][2])
+    return torch.cat(sq_chunks), G.div_(n).to(first.dtype)

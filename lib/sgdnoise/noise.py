@@ -220,4 +220,5 @@ def trace_sigma(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Ten
     True
     """
     sq, G = per_example_sq_norms(model, loss_fn, X, y, chunk_size)
-    return max(float(sq.mean()) - float(G.double().square().sum()), 0.0)
+    G = G.double()
+    return max(float(sq.mean()) - float(torch.dot(G, G)), 0.0)
