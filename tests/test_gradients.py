@@ -138,8 +138,9 @@ def test_layer_path_matches_per_example_backward_passes_for_convolutions(conv):
         assert got.shape == ref.shape
         assert torch.allclose(got, ref, rtol=0, atol=1e-14)
     assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y), ref, rtol=0, atol=1e-14)   # auto
-    sq, _ = per_example_sq_norms(m, F.cross_entropy, X, y)
+    sq, G = per_example_sq_norms(m, F.cross_entropy, X, y)
     assert torch.allclose(sq, ref.square().sum(1), rtol=1e-12, atol=0)
+    assert torch.allclose(G, ref.mean(0), rtol=0, atol=1e-14)    # summed from the per-example blocks
 
 
 def test_layer_path_in_float32_agrees_with_float64():
@@ -174,7 +175,7 @@ def test_layer_tape_is_freed_without_the_garbage_collector(problem):
     m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
     gc.disable()
     try:
-        tape, _ = _layer_pass(m, F.cross_entropy, X, y, param_grads=False)
+        tape, _ = _layer_pass(m, F.cross_entropy, X, y)
         refs = [weakref.ref(tape)] + [weakref.ref(g) for g in tape.out_grads.values()]
         assert len(refs) == 3
         del tape

@@ -259,27 +259,30 @@ def _param_owners(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
     return [owners[id(p)] for p in model.parameters() if p.requires_grad]
 
 
-def _layer_pass(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-                param_grads: bool = True):
-    r"""One forward/backward of N × mean loss; returns the tape and that sum's gradient per parameter.
+def _layer_pass(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, owners=None):
+    r"""One forward/backward of N × mean loss; returns the tape and some parameters' gradients of that sum.
 
     The backward pass returns :math:`\partial (N\bar\ell)/\partial z_i = \partial\ell_i/\partial z_i`
     for every tracked layer output (``tape.out_grads``: the per-example output gradients,
-    unscaled). With ``param_grads=False`` the weight gradients are not formed and the second
-    return value is ``None``.
+    unscaled). With ``owners`` (from :func:`_param_owners`) it also returns, as ``{index:
+    gradient}``, the summed loss's gradient for the parameters whose layer is *not* tracked;
+    the others follow from ``tape`` (and forming them here would cost a second weight-gradient
+    pass, for a convolution the most expensive part of its backward pass). Without, ``None``.
     """
-    params = [p for p in model.parameters() if p.requires_grad] if param_grads else []
     with torch.enable_grad(), _LayerTape(model) as tape:
         loss = loss_fn(model(X), y) * X.shape[0]
     layers = tape.tracked()
-    wrt = [tape.outputs[m][0] for m in layers] + params
+    tracked = set(layers)
+    others = [] if owners is None else [i for i, (_, mod, _) in enumerate(owners) if mod not in tracked]
+    wrt = [tape.outputs[m][0] for m in layers] + [getattr(owners[i][1], owners[i][2]) for i in others]
     grads = torch.autograd.grad(loss, wrt, allow_unused=True) if wrt else ()
     for m, g in zip(layers, grads):
         tape.out_grads[m] = torch.zeros_like(tape.outputs[m][0]) if g is None else g
     tape.outputs.clear()                     # the graph is no longer needed
-    if not param_grads:
+    if owners is None:
         return tape, None
-    return tape, [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads[len(layers):])]
+    return tape, {i: torch.zeros_like(wrt[len(layers) + k]) if g is None else g
+                  for k, (i, g) in enumerate(zip(others, grads[len(layers):]))}
 
 
 def _conv_patches(mod: nn.Conv2d, a: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -338,17 +341,30 @@ def _sq_rows(x: torch.Tensor) -> torch.Tensor:
     return x.double().square().flatten(1).sum(1)
 
 
-def _module_sq_norms(mod: nn.Module, attrs: list[str], a: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-    """Every example's squared gradient norm summed over the parameters ``attrs`` of ``mod``, (B,), float64."""
+def _module_stats(mod: nn.Module, attrs: list[str], a: torch.Tensor,
+                  e: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Squared per-example gradient norms summed over ``mod``'s parameters ``attrs`` ((B,), float64),
+    and the gradient of the summed loss for each of them."""
+    sums = {}
     if isinstance(mod, nn.Linear):
         e2 = _sq_rows(e)
-        return e2 * sum(_sq_rows(a) if attr == "weight" else 1.0 for attr in attrs)
+        if "weight" in attrs:
+            sums["weight"] = e.T @ a
+        if "bias" in attrs:
+            sums["bias"] = e.sum(0)
+        return e2 * sum(_sq_rows(a) if attr == "weight" else 1.0 for attr in attrs), sums
     total = torch.zeros(e.shape[0], dtype=torch.float64, device=e.device)
     if "weight" in attrs:
-        total += torch.cat([_sq_rows(g) for _, _, g in _conv_weight_grads(mod, a, e)])
+        w = torch.zeros(mod.weight.shape[0], mod.weight[0].numel(), dtype=e.dtype, device=e.device)
+        for s, t, g in _conv_weight_grads(mod, a, e):
+            total[s:t] += _sq_rows(g)
+            w += g.sum(0)
+        sums["weight"] = w.view(mod.weight.shape)
     if "bias" in attrs:
-        total += _sq_rows(e.flatten(2).sum(2))
-    return total
+        eb = e.flatten(2).sum(2)
+        total += _sq_rows(eb)
+        sums["bias"] = eb.sum(0)
+    return total, sums
 
 
 def _fallback_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, names: list[str],
@@ -441,7 +457,7 @@ def _layers_grads(model, loss_fn, X, y, chunk_size, owners, out: torch.Tensor) -
                          f"trainable layers for the layers path, got {bad}")
     n = X.shape[0]
     for s, t in _chunks(n, chunk_size):
-        tape, _ = _layer_pass(model, loss_fn, X[s:t], y[s:t], param_grads=False)
+        tape, _ = _layer_pass(model, loss_fn, X[s:t], y[s:t])
         col = 0
         for name, mod, attr in owners:
             if not tape.usable(mod):
@@ -465,7 +481,8 @@ def per_example_sq_norms(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     both read off one forward and one backward pass of :math:`N` times the mean loss (the factor
     :math:`N` turns the mean's output gradients :math:`e_i/N` back into the per-example ones).
     A 2-D convolution's per-example weight gradient :math:`\sum_p e_{i,p}u_{i,p}^\top` is formed one
-    layer at a time from the same pass (it is small: output channels × patch size) and squared.
+    layer (and one block of examples) at a time from the same pass, squared and summed into
+    :math:`G`, so the backward pass never forms the convolution's weight gradient itself.
     Parameters of any other layer (embeddings, normalization, a layer used twice) fall back
     to ``vmap(grad)`` restricted to those parameters. The squared norms add over layers. The
     same backward pass gives the mean gradient :math:`G`, so :math:`\operatorname{tr}\Sigma =
@@ -511,21 +528,24 @@ def per_example_sq_norms(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     n = X.shape[0]
     sq_chunks, G = [], None
     for s, t in _chunks(n, chunk_size):
-        tape, sums = _layer_pass(model, loss_fn, X[s:t], y[s:t])
-        flat = torch.cat([g.reshape(-1) for g in sums]).double()    # gradient of the chunk's summed loss
-        G = flat if G is None else G.add_(flat)
-        by_module: dict[nn.Module, list[str]] = {}
+        tape, sums = _layer_pass(model, loss_fn, X[s:t], y[s:t], owners)
+        by_module: dict[nn.Module, list[int]] = {}
         fallback = []
-        for name, mod, attr in owners:
+        for i, (name, mod, _) in enumerate(owners):
             if tape.usable(mod):
-                by_module.setdefault(mod, []).append(attr)
+                by_module.setdefault(mod, []).append(i)
             else:
                 fallback.append(name)
-        parts = [_module_sq_norms(mod, attrs, tape.inputs[mod][0], tape.out_grads[mod])
-                 for mod, attrs in by_module.items()]
+        parts = []
+        for mod, idx in by_module.items():
+            sq, grads = _module_stats(mod, [owners[i][2] for i in idx], tape.inputs[mod][0], tape.out_grads[mod])
+            parts.append(sq)
+            sums.update({i: grads[owners[i][2]] for i in idx})
         if fallback:
             g = _fallback_grads(model, loss_fn, X[s:t], y[s:t], fallback, chunk_size)
             parts += [_sq_rows(v.reshape(t - s, -1)) for v in g.values()]
         sq_chunks.append(torch.stack(parts).sum(0))
+        flat = torch.cat([sums[i].reshape(-1) for i in range(len(owners))]).double()   # the chunk's summed loss
+        G = flat if G is None else G.add_(flat)
     first = getattr(owners[0][1], owners[0][2])
     return torch.cat(sq_chunks), G.div_(n).to(first.dtype)
