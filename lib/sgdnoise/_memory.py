@@ -13,6 +13,10 @@ Two measured effects on the benchmark machine (``benchmarks/bench_per_example_gr
   huge pages for every allocation through ``THP_MEM_ALLOC_ENABLE=1``; this module applies them
   only to the arrays the library allocates and leaves the process's allocator alone. Where the
   kernel has transparent huge pages disabled, the advice is ignored and nothing else changes.
+  On the benchmark machine, huge-page faults occasionally ran about ten times slower for
+  stretches of calls (147 ms instead of 14 ms per call at N = 256), with no compaction or
+  fallback recorded in ``/proc/vmstat``; 4 KiB pages were slower but steady (24 ms). The median
+  gain decided it. ``per_example_grads(..., out=...)`` avoids fresh memory altogether.
 * **Alignment.** Writing the outer products :math:`e_i a_i^\top` into rows that start off a
   64-byte cache line costs 1.8× more than into aligned rows (every vector store straddles
   two lines). :func:`empty_rows` pads each row to a multiple of 64 bytes and returns the
