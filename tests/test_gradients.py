@@ -152,7 +152,7 @@ def test_layer_path_in_float32_agrees_with_float64():
     got = per_example_grads(m, F.cross_entropy, X, y)
     ref = per_example_grads(m.double(), F.cross_entropy, X.double(), y)
     assert got.dtype == torch.float32
-    assert float((got.double() - ref).abs().max() / ref.abs().max()) < 1e-5
+    assert float((got.double() - ref).abs().max() / ref.abs().max()) < 1e-6   # measured 1.4e-7 to 1.8e-7 over 5 seeds
 
 
 def test_result_rows_are_cache_line_aligned_and_correct(problem):

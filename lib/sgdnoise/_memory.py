@@ -18,8 +18,9 @@ Two measured effects on the benchmark machine (``benchmarks/bench_per_example_gr
   fallback recorded in ``/proc/vmstat``; 4 KiB pages were slower but steady (24 ms). The median
   gain decided it. ``per_example_grads(..., out=...)`` avoids fresh memory altogether.
 * **Alignment.** Writing the outer products :math:`e_i a_i^\top` into rows that start off a
-  64-byte cache line costs 1.8× more than into aligned rows (every vector store straddles
-  two lines). :func:`empty_rows` pads each row to a multiple of 64 bytes and returns the
+  64-byte cache line costs more than into aligned rows, since every vector store straddles
+  two lines: 1.7× at N = 64 and 1.2× at N = 256 for the benchmark MLP's 256 × 256 layer
+  (``benchmarks/bench_row_alignment.py``; the gap narrows once memory bandwidth limits). :func:`empty_rows` pads each row to a multiple of 64 bytes and returns the
   ``(N, d)`` view, which is then not contiguous when ``d`` is not a multiple of 16 (float32).
 """
 
