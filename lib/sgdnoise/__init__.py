@@ -4,6 +4,8 @@ The library behind the *Noisy Descent* course. One module per idea:
 
 =================  ==============================================================
 ``device``         :func:`default_device`, :func:`size_profile`, :func:`budget`
+``claims``         checked claims: :class:`~claims.ClaimLog` records each check, fails loudly,
+                   and draws the chapter's "Checked on this page" table
 ``plotting``       the book's figure style (:func:`use_style`), theory vs measurement
 ``data``           digits (no download) and synthetic problems with known optima
 ``models``         logistic regression, MLP, flat parameter vectors
@@ -33,7 +35,7 @@ The library behind the *Noisy Descent* course. One module per idea:
 =================  ==============================================================
 """
 
-from . import (bayes, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
+from . import (bayes, claims, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
                models, morphogen, noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
 from .device import budget, default_device, size_profile
 from .plotting import use_style
@@ -41,7 +43,7 @@ from .plotting import use_style
 __version__ = "0.1.0"
 
 __all__ = [
-    "bayes", "budget", "clipping", "data", "default_device", "engineering", "ensemble", "fisher", "games",
+    "bayes", "budget", "claims", "clipping", "data", "default_device", "engineering", "ensemble", "fisher", "games",
     "gradients", "graphs", "hessian", "landscape", "langevin", "models", "morphogen", "noise",
     "noise_sources", "plotting", "potentials", "sampling", "scaling", "schedules", "size_profile", "tails",
     "theory", "training", "use_style", "vqe", "__version__",

@@ -1,0 +1,571 @@
+"""Claims: the checks a chapter makes, recorded, failing loudly, and shown to the reader.
+
+Every number a chapter states as "theory agrees with simulation" goes through a
+:class:`ClaimLog`. Each check records a :class:`Claim` — the statement in words, the measured
+value, the reference value and where it comes from, the standard error of the comparison, the
+tolerance, and the **smallest relative error the check would detect** at this size — and raises
+:class:`ClaimFailed` (an ``AssertionError``) that states all of them when the claim is false, so a
+false claim still stops the build. At the end of a chapter :meth:`ClaimLog.table` shows what was
+checked ("Checked on this page"); the book's ledger page collects those tables from the executed
+chapters (``tools/claims_ledger.py``).
+
+The kinds of comparison
+-----------------------
+===================  ==========================================================================
+:meth:`~ClaimLog.agree`         a measurement and a reference agree within ``n_se`` standard
+                                errors (scalars or arrays, every component must agree)
+:meth:`~ClaimLog.exact`         a deterministic result equals its reference to a floating-point
+                                tolerance
+:meth:`~ClaimLog.order`         one quantity is larger than another, resolved by ``n_se`` s.e.
+:meth:`~ClaimLog.paired`        the same ordering over paired runs (seeds), from the mean paired
+                                difference and its standard error
+:meth:`~ClaimLog.slope`         the least-squares slope of ``y`` on ``x`` agrees with a reference
+:meth:`~ClaimLog.distribution`  histogram counts follow expected counts (Pearson's chi-squared)
+:meth:`~ClaimLog.bound`         a measurement stays below (or above) a bound, up to ``n_se`` s.e.
+:meth:`~ClaimLog.magnitude`     an order-of-magnitude statement: within a stated factor
+===================  ==========================================================================
+
+What "detectable error" means
+-----------------------------
+For a comparison with tolerance :math:`\\tau` (in the units of the measurement, e.g. 5 s.e.) and
+reference scale :math:`r`, the detectable relative error is :math:`\\tau/|r|`: a true relative
+deviation of that size moves the expected difference onto the tolerance, so the check fails at
+least half the time, and a larger one fails more often. For an ordering it is the smallest
+relative gap the check resolves; for a chi-squared test the root-mean-square relative error per
+bin that raises :math:`\\chi^2` by the tolerance. A claim whose detectable error exceeds 25 % is
+refused unless it says why in ``why_loose`` (an order-of-magnitude claim says so in words).
+
+Examples
+--------
+>>> log = ClaimLog("demo", profile="small", device="cpu")
+>>> c = log.agree("a fair coin lands heads half the time", 0.503, 0.5, se=0.005,
+...               source="closed form")
+>>> round(c.score, 2), c.passed
+(0.6, True)
+>>> log.agree("a biased coin", 0.6, 0.5, se=0.005, source="closed form")
+Traceback (most recent call last):
+...
+sgdnoise.claims.ClaimFailed: claim failed: a biased coin ...
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["Claim", "ClaimFailed", "ClaimLog", "ClaimsTable", "mean_and_se", "ratio_se", "table_rows", "format_detectable", "TABLE_HEADER",
+           "LOOSE_LIMIT"]
+
+LOOSE_LIMIT = 0.25
+"""Largest detectable relative error a claim may have without saying why (``why_loose``)."""
+
+_JSON_MARK = "data-sgdnoise-claims"
+
+
+class ClaimFailed(AssertionError):
+    """A claim that the computation on the page does not support."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked statement.
+
+    Attributes
+    ----------
+    statement : str
+        The claim in words, as the reader sees it.
+    kind : str
+        ``agree``, ``exact``, ``order``, ``paired``, ``slope``, ``distribution``, ``bound`` or
+        ``magnitude``.
+    measured, reference : float
+        The measured value and the value it is compared with (for array comparisons, the
+        component with the largest standardized difference).
+    source : str
+        Where the reference comes from ("closed form", "exact integral", "scipy", ...).
+    se : float
+        Standard error of the comparison (0 for deterministic comparisons).
+    tolerance : float
+        Allowed difference (or required margin), in the units of ``measured``.
+    rule : str
+        The tolerance in words, e.g. ``"|z| <= 5"`` or ``"rtol 1e-10"``.
+    score : float
+        z = difference / s.e. for statistical kinds; the relative difference for deterministic ones.
+    detectable : float
+        Smallest relative error (or gap) the check would detect at this size.
+    passed : bool
+    n : int
+        Number of components (points, bins, seeds) compared.
+    why_loose : str
+        Why a detectable error above 25 % is acceptable here (empty otherwise).
+    """
+
+    statement: str
+    kind: str
+    measured: float
+    reference: float
+    source: str
+    se: float
+    tolerance: float
+    rule: str
+    score: float
+    detectable: float
+    passed: bool
+    n: int = 1
+    why_loose: str = ""
+
+    def describe(self) -> str:
+        """All fields in one paragraph (the text of a failed claim's ``AssertionError``)."""
+        return (f"{self.statement} [{self.kind}]: measured {self.measured:.6g} vs reference "
+                f"{self.reference:.6g} ({self.source}); s.e. {self.se:.3g}, score {self.score:+.3g}, "
+                f"rule {self.rule}, tolerance {self.tolerance:.3g}; detects a relative error of "
+                f"{self.detectable:.3g}; n = {self.n}")
+
+
+def _float(name: str, value) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if math.isnan(out):
+        raise ValueError(f"{name} must not be NaN")
+    return out
+
+
+def _array(name: str, value) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor, without importing torch here
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _text(name: str, value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _n_se(n_se) -> float:
+    n_se = _float("n_se", n_se)
+    if not 0 < n_se <= 10:
+        raise ValueError(f"n_se must be in (0, 10] standard errors, got {n_se}")
+    return n_se
+
+
+def mean_and_se(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sample mean and its standard error, s / sqrt(n) with the unbiased s (ddof = 1).
+
+    Parameters
+    ----------
+    x : array_like
+        Samples along ``axis`` (at least two).
+    axis : int
+        The axis of the samples.
+
+    Returns
+    -------
+    mean, se : numpy.ndarray (or float for 1-D input)
+
+    Examples
+    --------
+    >>> m, se = mean_and_se([1.0, 2.0, 3.0, 4.0])
+    >>> float(m), round(float(se), 4)
+    (2.5, 0.6455)
+    """
+    arr = _array("x", x)
+    if arr.ndim == 0 or arr.shape[axis] < 2:
+        raise ValueError(f"x needs at least two samples along axis {axis}, got shape {arr.shape}")
+    n = arr.shape[axis]
+    mean = arr.mean(axis=axis)
+    se = arr.std(axis=axis, ddof=1) / math.sqrt(n)
+    return (float(mean), float(se)) if np.ndim(mean) == 0 else (mean, se)
+
+
+def ratio_se(a: float, se_a: float, b: float, se_b: float, cov: float = 0.0) -> float:
+    """Standard error of ``a / b`` by the delta method.
+
+    .. math:: \\mathrm{se}(a/b)^2 \\approx \\frac{a^2}{b^2}\\left(\\frac{s_a^2}{a^2}
+        + \\frac{s_b^2}{b^2} - \\frac{2\\,c_{ab}}{ab}\\right)
+
+    Valid while the relative errors are small (say below 10 %). Reference: Casella & Berger
+    (2002), section 5.5.4.
+
+    Examples
+    --------
+    >>> round(ratio_se(2.0, 0.02, 4.0, 0.04), 5)
+    0.00707
+    """
+    a, b = _float("a", a), _float("b", b)
+    se_a, se_b = _float("se_a", se_a), _float("se_b", se_b)
+    if b == 0:
+        raise ValueError("b must be non-zero")
+    if se_a < 0 or se_b < 0:
+        raise ValueError(f"standard errors se_a, se_b must be >= 0, got {se_a}, {se_b}")
+    var = (se_a / b) ** 2 + (a * se_b / b**2) ** 2 - 2 * a * _float("cov", cov) / b**3
+    return math.sqrt(max(var, 0.0))
+
+
+@dataclass
+class ClaimLog:
+    """The claims of one chapter, in the order they were checked.
+
+    Parameters
+    ----------
+    chapter : str
+        The chapter's name (e.g. its notebook's stem).
+    profile : str, optional
+        Size profile the numbers were computed at; default :func:`sgdnoise.size_profile`.
+    device : str, optional
+        Device they were computed on; default :func:`sgdnoise.default_device`.
+
+    Every check method records a :class:`Claim`, returns it when it holds and raises
+    :class:`ClaimFailed` when it does not. A claim whose detectable relative error exceeds
+    :data:`LOOSE_LIMIT` (25 %) is refused with a ``ValueError`` unless ``why_loose`` says why.
+    """
+
+    chapter: str
+    profile: str | None = None
+    device: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.chapter = _text("chapter", self.chapter)
+        if self.profile is None or self.device is None:
+            from .device import default_device, size_profile  # torch only when asked for
+
+            dev = default_device()
+            self.device = self.device or dev.type
+            self.profile = self.profile or size_profile(dev)
+        if self.profile not in ("small", "large"):
+            raise ValueError(f"profile must be 'small' or 'large', got {self.profile!r}")
+
+    # -- recording ------------------------------------------------------------------------
+    def _record(self, claim: Claim) -> Claim:
+        if not math.isfinite(claim.detectable) or claim.detectable < 0:
+            raise ValueError(f"claim {claim.statement!r} has no finite detectable error "
+                             f"({claim.detectable}); give a non-zero reference or scale")
+        if claim.detectable > LOOSE_LIMIT and not claim.why_loose:
+            raise ValueError(
+                f"claim {claim.statement!r} would only detect a relative error of "
+                f"{claim.detectable:.3g} (> {LOOSE_LIMIT:.0%}); tighten it (more samples) or say "
+                f"why in why_loose")
+        self.claims.append(claim)
+        if not claim.passed:
+            raise ClaimFailed("claim failed: " + claim.describe())
+        return claim
+
+    @staticmethod
+    def _scale(reference: np.ndarray, scale) -> np.ndarray:
+        if scale is None:
+            if np.any(reference == 0):
+                raise ValueError("reference is zero: pass scale= (the size the error is relative to)")
+            return np.abs(reference)
+        s = _array("scale", scale)
+        if np.any(s <= 0):
+            raise ValueError(f"scale must be > 0, got {scale!r}")
+        return np.broadcast_to(s, reference.shape)
+
+    # -- kinds ----------------------------------------------------------------------------
+    def agree(self, statement: str, measured, reference, se, *, source: str, n_se: float = 5.0,
+              scale=None, why_loose: str = "") -> Claim:
+        """Measured and reference agree: :math:`|m - r| \\le n_{se}\\,\\mathrm{se}` for every component.
+
+        Parameters
+        ----------
+        statement, source : str
+            The claim in words; where ``reference`` comes from.
+        measured, reference, se : float or array_like
+            Broadcastable; ``se`` > 0 is the standard error of ``measured - reference``.
+        n_se : float
+            Tolerance in standard errors (default 5: a true claim fails with probability
+            5.7e-7 per component under a normal error).
+        scale : float or array_like, optional
+            What the error is relative to (default ``|reference|``; required where it is 0).
+        why_loose : str
+            Required when the detectable error exceeds 25 %.
+        """
+        statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
+        m, r, s = np.broadcast_arrays(_array("measured", measured), _array("reference", reference),
+                                      _array("se", se))
+        if np.any(s <= 0):
+            raise ValueError("se must be > 0 (use exact() for deterministic comparisons)")
+        z = (m - r) / s
+        k = int(np.argmax(np.abs(z)))
+        detect = n_se * s / self._scale(r, scale)
+        return self._record(Claim(statement, "agree", float(m.flat[k]), float(r.flat[k]), source,
+                                  float(s.flat[k]), float(n_se * s.flat[k]), f"|z| <= {n_se:g}",
+                                  float(z.flat[k]), float(detect.max()), bool(np.all(np.abs(z) <= n_se)),
+                                  int(m.size), why_loose))
+
+    def exact(self, statement: str, measured, reference, *, source: str, rtol: float = 0.0,
+              atol: float = 0.0, scale=None, why_loose: str = "") -> Claim:
+        """A deterministic result: :math:`|m - r| \\le \\mathrm{atol} + \\mathrm{rtol}\\,|r|` everywhere.
+
+        The tolerance should come from floating-point arithmetic (a multiple of machine
+        epsilon, a solver's tolerance), not from sampling. ``scale`` as in :meth:`agree`.
+        """
+        statement, source = _text("statement", statement), _text("source", source)
+        rtol, atol = _float("rtol", rtol), _float("atol", atol)
+        if rtol < 0 or atol < 0:
+            raise ValueError(f"rtol and atol must be >= 0, got {rtol}, {atol}")
+        m, r = np.broadcast_arrays(_array("measured", measured), _array("reference", reference))
+        tol = atol + rtol * np.abs(r)
+        sc = self._scale(r, scale)
+        rel = np.abs(m - r) / sc
+        k = int(np.argmax(rel))
+        return self._record(Claim(statement, "exact", float(m.flat[k]), float(r.flat[k]), source, 0.0,
+                                  float(tol.flat[k]), f"atol {atol:.1e} + rtol {rtol:.1e}",
+                                  float(rel.flat[k]), float((tol / sc).max()),
+                                  bool(np.all(np.abs(m - r) <= tol)), int(m.size), why_loose))
+
+    def order(self, statement: str, low: float, high: float, se: float, *, source: str,
+              n_se: float = 5.0, why_loose: str = "") -> Claim:
+        """``high`` exceeds ``low`` by at least ``n_se`` standard errors of the difference.
+
+        ``se`` is the standard error of ``high - low`` (add independent variances). Recorded
+        with ``measured = low`` and ``reference = high``; the score is z = (high - low)/se and
+        the detectable gap ``n_se * se / |high|``.
+        """
+        statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
+        low, high, se = _float("low", low), _float("high", high), _float("se", se)
+        if se <= 0:
+            raise ValueError(f"se must be > 0, got {se}")
+        if high == 0:
+            raise ValueError("high must be non-zero (the gap is relative to it)")
+        z = (high - low) / se
+        return self._record(Claim(statement, "order", low, high, source, se, n_se * se,
+                                  f"z >= {n_se:g}", z, n_se * se / abs(high), bool(z >= n_se), 1, why_loose))
+
+    def paired(self, statement: str, low, high, *, source: str, n_se: float = 5.0,
+               why_loose: str = "") -> Claim:
+        """Over paired runs (same seed, two settings), ``high`` exceeds ``low`` on average.
+
+        With paired differences :math:`d_i = \\mathrm{high}_i - \\mathrm{low}_i`, the check is
+        :math:`\\bar d \\ge n_{se}\\, s_d/\\sqrt{k}`. With few pairs the standard error is itself
+        uncertain (a t statistic with k - 1 degrees of freedom): use at least 5 pairs for a
+        claim that matters.
+        """
+        statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
+        lo, hi = _array("low", low).ravel(), _array("high", high).ravel()
+        if lo.shape != hi.shape or lo.size < 2:
+            raise ValueError(f"low and high must be paired samples of equal length >= 2, got {lo.size}, {hi.size}")
+        d_mean, d_se = mean_and_se(hi - lo)
+        if d_se == 0:
+            d_se = float(np.finfo(float).eps * max(abs(d_mean), 1e-300))
+        ref = float(hi.mean())
+        if ref == 0:
+            raise ValueError("the mean of high must be non-zero (the gap is relative to it)")
+        z = d_mean / d_se
+        return self._record(Claim(statement, "paired", float(lo.mean()), ref, source, d_se, n_se * d_se,
+                                  f"t >= {n_se:g}", z, n_se * d_se / abs(ref), bool(z >= n_se), int(lo.size),
+                                  why_loose))
+
+    def slope(self, statement: str, x, y, reference: float, *, source: str, y_se=None,
+              n_se: float = 5.0, why_loose: str = "") -> Claim:
+        """The least-squares slope of ``y`` on ``x`` agrees with ``reference``.
+
+        With ``y_se`` the fit is weighted (weights 1/se²) and the slope's standard error is
+        :math:`\\sqrt{[(X^\\top W X)^{-1}]_{11}}`, from the known errors; without it the
+        standard error comes from the residuals (at least 3 points).
+        """
+        statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
+        xv, yv = _array("x", x).ravel(), _array("y", y).ravel()
+        reference = _float("reference", reference)
+        if xv.shape != yv.shape or xv.size < 3:
+            raise ValueError(f"x and y must have equal length >= 3, got {xv.size}, {yv.size}")
+        X = np.column_stack([np.ones_like(xv), xv])
+        if y_se is not None:
+            s = np.broadcast_to(_array("y_se", y_se), yv.shape)
+            if np.any(s <= 0):
+                raise ValueError("y_se must be > 0")
+            w = 1 / s**2
+            cov = np.linalg.inv(X.T @ (X * w[:, None]))
+            coef = cov @ (X.T @ (w * yv))
+        else:
+            coef, *_ = np.linalg.lstsq(X, yv, rcond=None)
+            resid = yv - X @ coef
+            cov = np.linalg.inv(X.T @ X) * (resid @ resid) / (xv.size - 2)
+        b, se = float(coef[1]), float(math.sqrt(cov[1, 1]))
+        if se == 0:
+            raise ValueError("the slope's standard error is zero (exact data: use exact())")
+        if reference == 0:
+            raise ValueError("reference slope must be non-zero (the error is relative to it)")
+        z = (b - reference) / se
+        return self._record(Claim(statement, "slope", b, reference, source, se, n_se * se,
+                                  f"|z| <= {n_se:g}", z, n_se * se / abs(reference),
+                                  bool(abs(z) <= n_se), int(xv.size), why_loose))
+
+    def distribution(self, statement: str, observed, expected, *, source: str, n_se: float = 5.0,
+                     ddof: int = 0, why_loose: str = "") -> Claim:
+        """Histogram counts follow expected counts: Pearson's chi-squared, standardized.
+
+        With :math:`k` bins and :math:`\\nu = k - 1 - \\mathrm{ddof}` degrees of freedom,
+        :math:`z = (\\chi^2 - \\nu)/\\sqrt{2\\nu}` and the check is :math:`z \\le n_{se}`. A
+        relative error :math:`\\delta` in every bin adds about :math:`N\\delta^2` to
+        :math:`\\chi^2` (N counts in all), so the detectable error is
+        :math:`\\sqrt{n_{se}\\sqrt{2\\nu}/N}`. Bins should expect at least 5 counts each.
+        Reference: Cochran (1952), *Ann. Math. Statist.* 23, 315.
+        """
+        statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
+        o, e = _array("observed", observed).ravel(), _array("expected", expected).ravel()
+        if o.shape != e.shape or o.size < 2:
+            raise ValueError(f"observed and expected must have equal length >= 2, got {o.size}, {e.size}")
+        if np.any(e <= 0) or np.any(o < 0):
+            raise ValueError("expected counts must be > 0 and observed counts >= 0")
+        if e.min() < 5:
+            raise ValueError(f"expected counts must be >= 5 per bin for the chi-squared test, got {e.min():.3g}")
+        nu = o.size - 1 - int(ddof)
+        if nu < 1:
+            raise ValueError(f"ddof leaves {nu} degrees of freedom")
+        chi2 = float(((o - e) ** 2 / e).sum())
+        se = math.sqrt(2 * nu)
+        z = (chi2 - nu) / se
+        return self._record(Claim(statement, "distribution", chi2, float(nu), source, se, n_se * se,
+                                  f"z <= {n_se:g}", z, math.sqrt(n_se * se / e.sum()), bool(z <= n_se),
+                                  int(o.size), why_loose))
+
+    def bound(self, statement: str, measured: float, bound: float, *, source: str, se: float = 0.0,
+              side: str = "upper", n_se: float = 5.0, rtol: float = 0.0, why_loose: str = "") -> Claim:
+        """``measured`` respects ``bound`` (from above for ``side="upper"``), up to ``n_se`` s.e.
+
+        The check is :math:`m \\le b + n_{se}\\,\\mathrm{se} + \\mathrm{rtol}\\,|b|` (mirrored for
+        ``side="lower"``); the detectable violation is the same allowance relative to ``|b|``.
+        """
+        statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
+        m, b, se, rtol = _float("measured", measured), _float("bound", bound), _float("se", se), _float("rtol", rtol)
+        if se < 0 or rtol < 0:
+            raise ValueError(f"se and rtol must be >= 0, got {se}, {rtol}")
+        if side not in ("upper", "lower"):
+            raise ValueError(f"side must be 'upper' or 'lower', got {side!r}")
+        if b == 0:
+            raise ValueError("bound must be non-zero (the allowance is relative to it)")
+        allow = n_se * se + rtol * abs(b)
+        margin = (b - m) if side == "upper" else (m - b)
+        score = margin / se if se > 0 else margin / abs(b)
+        sign = "+" if side == "upper" else "-"
+        rule = (f"{'<=' if side == 'upper' else '>='} bound" + (f" {sign} {n_se:g} s.e." if se else "")
+                + (f" {sign} rtol {rtol:.1e}·|bound|" if rtol else ""))
+        return self._record(Claim(statement, "bound", m, b, source, se, allow, rule, score, allow / abs(b),
+                                  bool(margin >= -allow), 1, why_loose))
+
+    def magnitude(self, statement: str, measured: float, reference: float, factor: float, *,
+                  source: str, why_loose: str) -> Claim:
+        """An order-of-magnitude claim: :math:`1/f \\le m/r \\le f`.
+
+        Its detectable error is ``factor - 1``, above 25 % for any useful factor, so
+        ``why_loose`` is required: say in words why only the magnitude is claimed.
+        """
+        statement, source = _text("statement", statement), _text("source", source)
+        m, r, f = _float("measured", measured), _float("reference", reference), _float("factor", factor)
+        if f <= 1:
+            raise ValueError(f"factor must be > 1, got {f}")
+        if r == 0 or m == 0 or (m > 0) != (r > 0):
+            raise ValueError("measured and reference must be non-zero and of the same sign")
+        ratio = m / r
+        return self._record(Claim(statement, "magnitude", m, r, source, 0.0, f, f"ratio within x{f:g}",
+                                  math.log10(ratio), f - 1, bool(1 / f <= ratio <= f), 1,
+                                  _text("why_loose", why_loose)))
+
+    # -- reporting ------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Totals: number of claims, how many passed, the loosest detectable error."""
+        loosest = max(self.claims, key=lambda c: c.detectable, default=None)
+        return {"chapter": self.chapter, "profile": self.profile, "device": self.device,
+                "claims": len(self.claims), "passed": sum(c.passed for c in self.claims),
+                "loosest": None if loosest is None else loosest.detectable,
+                "loosest_statement": None if loosest is None else loosest.statement}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready: the chapter, profile, device and every claim's fields."""
+        return {"chapter": self.chapter, "profile": self.profile, "device": self.device,
+                "claims": [asdict(c) for c in self.claims]}
+
+    def table(self) -> "ClaimsTable":
+        """The "Checked on this page" table (HTML in a notebook, text elsewhere)."""
+        if not self.claims:
+            raise ValueError(f"chapter {self.chapter!r} has recorded no claims")
+        return ClaimsTable(self.to_dict())
+
+
+def _fmt(x: float) -> str:
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return str(x)
+    a = abs(x)
+    return f"{x:.3g}" if 1e-3 <= a < 1e4 else f"{x:.2e}"
+
+
+def format_detectable(x: float) -> str:
+    """A detectable relative error for a table: a percentage, or 0 for an exact comparison."""
+    if x == 0:
+        return "0 (exact)"
+    return f"{100 * x:.2g} %" if x >= 1e-4 else f"{x:.0e}"
+
+
+def table_rows(claims: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """The table's cells for a list of claims (dicts with :class:`Claim`'s fields)."""
+    rows = []
+    for c in claims:
+        statement = c["statement"] + (f" (loose: {c['why_loose']})" if c["why_loose"] else "")
+        measured = _fmt(c["measured"]) + (f" ± {_fmt(c['se'])}" if c["se"] else "")
+        score = ({"agree": "z = ", "order": "z = ", "paired": "t = ", "slope": "z = ",
+                  "distribution": "z = ", "bound": "margin ", "exact": "rel. diff. ",
+                  "magnitude": "log₁₀ ratio "}[c["kind"]] + f"{c['score']:+.2g}")
+        if c["kind"] == "distribution":
+            measured = f"χ² = {_fmt(c['measured'])} on {int(c['reference'])} d.o.f."
+        n = f" (n = {c['n']})" if c["n"] > 1 else ""
+        rows.append([statement, c["kind"] + n, measured, f"{_fmt(c['reference'])} — {c['source']}",
+                     score + f" ({c['rule']})", format_detectable(c["detectable"]), "✓" if c["passed"] else "✗"])
+    return rows
+
+
+TABLE_HEADER = ["claim", "kind", "measured ± s.e.", "reference — source", "score (rule)",
+                "detects a relative error of", "pass"]
+
+
+class ClaimsTable:
+    """What :meth:`ClaimLog.table` returns: an HTML table carrying its data as JSON.
+
+    The JSON (in a ``<script type="application/json">`` element) is what the book's ledger
+    page reads from the executed chapter, so the ledger cannot drift from the chapters.
+    """
+
+    def __init__(self, data: dict[str, Any]):
+        self.data = data
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in TABLE_HEADER)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                       for row in table_rows(self.data["claims"]))
+        s = ClaimLog.summary(_LogView(self.data))
+        caption = (f"{s['passed']} of {s['claims']} claims hold, computed at the "
+                   f"<code>{html.escape(str(self.data['profile']))}</code> size on "
+                   f"<code>{html.escape(str(self.data['device']))}</code>.")
+        payload = json.dumps(self.data).replace("</", "<\\/")
+        return (f'<div class="sgdnoise-claims"><p>{caption}</p>'
+                f'<table class="table sgdnoise-claims-table"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>"
+                f'<script type="application/json" {_JSON_MARK}>{payload}</script></div>')
+
+    def __repr__(self) -> str:
+        lines = [" | ".join(TABLE_HEADER)]
+        lines += [" | ".join(row) for row in table_rows(self.data["claims"])]
+        return "\n".join(lines)
+
+
+class _LogView:
+    """Just enough of a ClaimLog for :meth:`ClaimLog.summary` on plain data."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.chapter, self.profile, self.device = data["chapter"], data["profile"], data["device"]
+        self.claims = [Claim(**c) for c in data["claims"]]

@@ -1,0 +1,184 @@
+"""A local Sphinx extension: the book's ledger of claims, built from the executed chapters.
+
+Every chapter ends with a "Checked on this page" table, the output of
+``sgdnoise.claims.ClaimLog.table()``. That HTML output carries the chapter's claims as JSON (a
+``<script type="application/json" data-sgdnoise-claims>`` element). While Sphinx reads a page,
+this extension picks the JSON out of the page's outputs and keeps it in the build environment;
+the ``{claims-ledger}`` directive puts a placeholder on the ledger page, and a post-transform
+replaces it with the tables once every chapter has been read. The ledger is therefore made from
+the very outputs the chapters show, cached or freshly executed, and cannot drift from them.
+
+A claim whose detectable error exceeds 25 % without a stated reason is reported as a warning,
+which fails the strict builds of ``make test``.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+
+from docutils import nodes
+from sphinx.addnodes import pending_xref
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+# The same columns and formatting as the chapters' own tables.
+from sgdnoise.claims import LOOSE_LIMIT, TABLE_HEADER, format_detectable, table_rows
+
+LOGGER = logging.getLogger(__name__)
+_PAYLOAD = re.compile(r'<script type="application/json" data-sgdnoise-claims>(.*?)</script>', re.S)
+
+
+class LedgerNode(nodes.General, nodes.Element):
+    """Placeholder for the ledger, replaced once every page has been read."""
+
+
+class ClaimsLedger(SphinxDirective):
+    """``{claims-ledger}``: every claim of the book, grouped by chapter, with totals."""
+
+    def run(self):
+        _ledger_docs(self.env).add(self.env.docname)
+        return [LedgerNode()]
+
+
+def _store(env) -> dict:
+    if not hasattr(env, "sgdnoise_claims"):
+        env.sgdnoise_claims = {}
+    return env.sgdnoise_claims
+
+
+def _ledger_docs(env) -> set:
+    if not hasattr(env, "sgdnoise_ledger_docs"):
+        env.sgdnoise_ledger_docs = set()
+    return env.sgdnoise_ledger_docs
+
+
+def collect_claims(app, doctree) -> None:
+    """Read the claims JSON out of a page's HTML outputs."""
+    docname = app.env.docname
+    found = []
+    for raw in doctree.findall(nodes.raw):
+        if "html" not in raw.get("format", ""):
+            continue
+        for payload in _PAYLOAD.findall(raw.astext()):
+            found.append(json.loads(payload.replace("<\\/", "</")))
+    if not found:
+        return
+    claims = [c for data in found for c in data["claims"]]
+    _store(app.env)[docname] = {"chapter": found[-1]["chapter"], "profile": found[-1]["profile"],
+                                "device": found[-1]["device"], "claims": claims}
+    for c in claims:
+        if c["detectable"] > LOOSE_LIMIT and not c.get("why_loose"):
+            LOGGER.warning(f"claim {c['statement']!r} detects only a {c['detectable']:.0%} relative error "
+                           f"and does not say why", location=docname)
+
+
+def purge(app, env, docname) -> None:
+    _store(env).pop(docname, None)
+    _ledger_docs(env).discard(docname)
+
+
+def merge(app, env, docnames, other) -> None:
+    for docname in docnames:
+        if docname in getattr(other, "sgdnoise_claims", {}):
+            _store(env)[docname] = other.sgdnoise_claims[docname]
+        if docname in getattr(other, "sgdnoise_ledger_docs", set()):
+            _ledger_docs(env).add(docname)
+
+
+def ledger_outdated(app, env, added, changed, removed):
+    """Re-read the ledger pages whenever any page changed (its claims may have)."""
+    if added or changed or removed:
+        return sorted(_ledger_docs(env) - set(added) - set(changed))
+    return []
+
+
+def _table(header, rows, classes=("colwidths-auto",)) -> nodes.table:
+    table = nodes.table(classes=list(classes))
+    tgroup = nodes.tgroup(cols=len(header))
+    table += tgroup
+    for _ in header:
+        tgroup += nodes.colspec(colwidth=1)
+    thead, tbody = nodes.thead(), nodes.tbody()
+    tgroup += thead
+    tgroup += tbody
+    row = nodes.row()
+    for h in header:
+        row += nodes.entry("", nodes.paragraph(text=h))
+    thead += row
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += cell if isinstance(cell, nodes.Node) else nodes.paragraph(text=str(cell))
+            row += entry
+        tbody += row
+    return table
+
+
+def _doclink(fromdoc: str, todoc: str, text: str) -> nodes.paragraph:
+    ref = pending_xref(refdoc=fromdoc, reftarget="/" + todoc, reftype="doc", refdomain="std",
+                       refexplicit=True, refwarn=True, classes=["xref", "doc"])
+    ref += nodes.inline(text=text)
+    para = nodes.paragraph()
+    para += ref
+    return para
+
+
+class LedgerPostTransform(SphinxPostTransform):
+    """Replace the placeholder with the totals table and one table per chapter."""
+
+    default_priority = 8  # before the reference resolvers, so the chapter links resolve
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(LedgerNode)):
+            node.replace_self(self.build())
+
+    def build(self):
+        env, here = self.env, self.env.docname
+        store = _store(env)
+        order = [d for d in env.found_docs if d in store]
+        order.sort(key=lambda d: (store[d]["chapter"], d))
+        title = lambda d: env.titles[d].astext() if d in env.titles else d  # noqa: E731
+        out = []
+        totals, total_rows = {"claims": 0, "passed": 0}, []
+        loosest = (0.0, "", "")
+        for d in order:
+            data = store[d]
+            cl = data["claims"]
+            worst = max(cl, key=lambda c: c["detectable"])
+            totals["claims"] += len(cl)
+            totals["passed"] += sum(c["passed"] for c in cl)
+            if worst["detectable"] >= loosest[0]:
+                loosest = (worst["detectable"], worst["statement"], title(d))
+            total_rows.append([_doclink(here, d, title(d)), len(cl), sum(c["passed"] for c in cl),
+                               format_detectable(worst["detectable"]) + f" ({worst['statement']})", data["profile"],
+                               data["device"]])
+        total_rows.append(["all chapters", totals["claims"], totals["passed"],
+                           format_detectable(loosest[0]) + (f" ({loosest[1]}, {loosest[2]})" if loosest[1] else ""),
+                           "", ""])
+        out.append(_table(["chapter", "claims", "passing", "loosest detectable error", "size profile",
+                           "device"], total_rows))
+        for d in order:
+            data = store[d]
+            head = nodes.rubric(text=f"{title(d)} — {len(data['claims'])} claims, "
+                                     f"{data['profile']} size, {data['device']}")
+            out.append(head)
+            out.append(_doclink(here, d, "Open the chapter"))
+            out.append(_table(TABLE_HEADER, table_rows(data["claims"])))
+        if not order:
+            LOGGER.warning("the claims ledger found no claims in any page", location=here)
+        return out
+
+
+def setup(app):
+    app.add_node(LedgerNode)
+    app.add_directive("claims-ledger", ClaimsLedger)
+    app.connect("doctree-read", collect_claims)
+    app.connect("env-purge-doc", purge)
+    app.connect("env-merge-info", merge)
+    app.connect("env-get-outdated", ledger_outdated)
+    app.add_post_transform(LedgerPostTransform)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
