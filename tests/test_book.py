@@ -198,3 +198,95 @@ def test_figure_and_exercise_labels_are_unique_across_the_book():
         for label in filter(None, labels):
             assert label not in seen, f"label {label!r} is defined in {nb.name} and in {seen[label]}"
             seen[label] = nb.name
+
+
+def _code_cells(nb):
+    return [c for c in load(nb)["cells"] if c["cell_type"] == "code"]
+
+
+def _python(src):
+    """A code cell's source as Python (IPython magics and shell lines blanked)."""
+    return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in src.splitlines())
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_checks_go_through_the_claims_api(nb):
+    """No bare assert on a result: every check is a claim, recorded and shown on the page."""
+    import ast
+
+    for cell in _code_cells(nb):
+        tree = ast.parse(_python(source(cell)))
+        asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        raises = [n for n in ast.walk(tree) if isinstance(n, ast.Raise) and n.exc is not None
+                  and "AssertionError" in ast.unparse(n.exc)]
+        assert not asserts and not raises, (
+            f"{nb.name}: a check written as a bare assert (use sgdnoise.claims): "
+            f"{ast.unparse((asserts + raises)[0])[:120]}")
+    code = "\n".join(source(c) for c in _code_cells(nb))
+    assert f'ClaimLog("{nb.stem}")' in code, f"{nb.name}: create the page's claims with ClaimLog({nb.stem!r})"
+    assert re.search(r"\bclaims\.(agree|exact|order|paired|slope|distribution|bound|magnitude)\(", code), \
+        f"{nb.name}: the chapter checks no claim"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_shows_its_claims_table_before_the_exercises(nb):
+    cells = load(nb)["cells"]
+    heads = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+             and re.search(r"^## Checked on this page\s*$", source(c), re.M)]
+    exercises = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                 and re.search(r"^## Exercises\s*$", source(c), re.M)]
+    assert len(heads) == 1 and len(exercises) == 1, f"{nb.name}: one 'Checked on this page' and one 'Exercises'"
+    table = cells[heads[0] + 1]
+    assert table["cell_type"] == "code" and source(table).strip() == "claims.table()", \
+        f"{nb.name}: the cell after 'Checked on this page' must be `claims.table()`"
+    assert "remove-input" in table.get("metadata", {}).get("tags", [])
+    assert heads[0] < exercises[0] == heads[0] + 2, f"{nb.name}: the table comes right before the exercises"
+    assert "{doc}`claims_ledger`" in source(cells[heads[0]]), "link the ledger from the table's heading"
+
+
+def test_ledger_page_is_in_the_toc_and_linked_from_front_page_and_instructors():
+    assert "book/claims_ledger" in booktools.toc_files(ROOT / "_toc.yml")
+    assert "```{claims-ledger}" in (ROOT / "book" / "claims_ledger.md").read_text()
+    for page in ("intro.md", "instructors.md"):
+        assert "{doc}`claims_ledger`" in (ROOT / "book" / page).read_text(), page
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "claims_ledger" in cfg["sphinx"]["local_extensions"]
+
+
+def test_ledger_extension_collects_claims_from_a_page_and_warns_on_loose_ones(monkeypatch):
+    """The ledger reads the JSON that ClaimLog.table() writes, from a page's raw HTML output."""
+    import sys
+    from types import SimpleNamespace
+
+    from docutils import nodes
+    from docutils.utils import new_document
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+
+    from sgdnoise.claims import ClaimLog
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import claims_ledger
+    finally:
+        sys.path.pop(0)
+    log = ClaimLog("07_x", profile="large", device="cuda")
+    log.agree("tight", 1.0, 1.0, 0.01, source="s")
+    log.agree("loose", 1.0, 1.0, 0.1, source="s", why_loose="only the sign")
+    html = log.table()._repr_html_()
+    doc = new_document("page", get_default_settings(Parser))
+    doc += nodes.raw("", html, format="html")
+    env = SimpleNamespace(docname="book/07_x")
+    warnings = []
+    monkeypatch.setattr(claims_ledger.LOGGER, "warning", lambda msg, **kw: warnings.append(msg))
+    claims_ledger.collect_claims(SimpleNamespace(env=env), doc)
+    stored = env.sgdnoise_claims["book/07_x"]
+    assert stored["profile"] == "large" and stored["device"] == "cuda"
+    assert [c["statement"] for c in stored["claims"]] == ["tight", "loose"]
+    assert not warnings                                   # the loose one says why
+    # A page whose JSON carries a loose claim without a reason (hand-edited) is reported.
+    bad = html.replace('"why_loose": "only the sign"', '"why_loose": ""')
+    doc2 = new_document("page", get_default_settings(Parser))
+    doc2 += nodes.raw("", bad, format="html")
+    claims_ledger.collect_claims(SimpleNamespace(env=env), doc2)
+    assert len(warnings) == 1 and "loose" in warnings[0]

@@ -328,31 +328,43 @@ class ClaimLog:
                                   bool(np.all(np.abs(m - r) <= tol)), int(m.size), why_loose))
 
     def order(self, statement: str, low: float, high: float, se: float, *, source: str,
-              n_se: float = 5.0, why_loose: str = "") -> Claim:
+              n_se: float = 5.0, scale: float | None = None, why_loose: str = "") -> Claim:
         """``high`` exceeds ``low`` by at least ``n_se`` standard errors of the difference.
 
         ``se`` is the standard error of ``high - low`` (add independent variances). Recorded
         with ``measured = low`` and ``reference = high``; the score is z = (high - low)/se and
-        the detectable gap ``n_se * se / |high|``.
+        the detectable gap ``n_se * se / scale``, with ``scale = max(|low|, |high|)`` by default.
         """
         statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
         low, high, se = _float("low", low), _float("high", high), _float("se", se)
         if se <= 0:
             raise ValueError(f"se must be > 0, got {se}")
-        if high == 0:
-            raise ValueError("high must be non-zero (the gap is relative to it)")
+        sc = self._gap_scale(low, high, scale)
         z = (high - low) / se
         return self._record(Claim(statement, "order", low, high, source, se, n_se * se,
-                                  f"z >= {n_se:g}", z, n_se * se / abs(high), bool(z >= n_se), 1, why_loose))
+                                  f"z >= {n_se:g}", z, n_se * se / sc, bool(z >= n_se), 1, why_loose))
+
+    @staticmethod
+    def _gap_scale(low: float, high: float, scale) -> float:
+        if scale is None:
+            sc = max(abs(low), abs(high))
+            if sc == 0:
+                raise ValueError("low and high are both zero: pass scale= (what the gap is relative to)")
+            return sc
+        sc = _float("scale", scale)
+        if sc <= 0:
+            raise ValueError(f"scale must be > 0, got {sc}")
+        return sc
 
     def paired(self, statement: str, low, high, *, source: str, n_se: float = 5.0,
-               why_loose: str = "") -> Claim:
+               scale: float | None = None, why_loose: str = "") -> Claim:
         """Over paired runs (same seed, two settings), ``high`` exceeds ``low`` on average.
 
         With paired differences :math:`d_i = \\mathrm{high}_i - \\mathrm{low}_i`, the check is
         :math:`\\bar d \\ge n_{se}\\, s_d/\\sqrt{k}`. With few pairs the standard error is itself
         uncertain (a t statistic with k - 1 degrees of freedom): use at least 5 pairs for a
-        claim that matters.
+        claim that matters. The detectable gap is relative to ``scale`` (default: the larger of
+        the two means in absolute value).
         """
         statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
         lo, hi = _array("low", low).ravel(), _array("high", high).ravel()
@@ -362,11 +374,10 @@ class ClaimLog:
         if d_se == 0:
             d_se = float(np.finfo(float).eps * max(abs(d_mean), 1e-300))
         ref = float(hi.mean())
-        if ref == 0:
-            raise ValueError("the mean of high must be non-zero (the gap is relative to it)")
+        sc = self._gap_scale(float(lo.mean()), ref, scale)
         z = d_mean / d_se
         return self._record(Claim(statement, "paired", float(lo.mean()), ref, source, d_se, n_se * d_se,
-                                  f"t >= {n_se:g}", z, n_se * d_se / abs(ref), bool(z >= n_se), int(lo.size),
+                                  f"t >= {n_se:g}", z, n_se * d_se / sc, bool(z >= n_se), int(lo.size),
                                   why_loose))
 
     def slope(self, statement: str, x, y, reference: float, *, source: str, y_se=None,
