@@ -4,6 +4,7 @@
 #   make student   the site with every solution removed, in _build/student/_build/html
 #   make student-notebooks  every notebook without its solutions, executed once, in _build/student_notebooks
 #   make site-test the built sites (book + student) opened in headless chromium (part of make test)
+#   make test-large nbval over every notebook at SGDNOISE_SIZE=large (what a GPU build runs; not in make test)
 SHELL        := /bin/bash
 .SHELLFLAGS  := -euo pipefail -c
 PYTHON       ?= $(shell command -v python3.11 || command -v python3)
@@ -17,7 +18,7 @@ JOBS         ?= 2
 BUILD_FLAGS  ?=
 STRICT       := -n -W --keep-going
 
-.PHONY: help venv cache-key mathjax book test unit nbval book-strict student student-check student-notebooks site-test clean clean-cache bench
+.PHONY: help venv cache-key mathjax book test test-large unit nbval book-strict student student-check student-notebooks site-test clean clean-cache bench
 
 help:
 	@echo "make book     build the site into _build/html (sets up .venv on first use)"
@@ -25,6 +26,7 @@ help:
 	@echo "make student  the site without solutions, into _build/student/_build/html"
 	@echo "make student-notebooks  notebooks without solutions, executed once, into _build/student_notebooks"
 	@echo "make site-test          open both built sites in headless chromium (needs make book + student)"
+	@echo "make test-large        every notebook at SGDNOISE_SIZE=large under nbval (long on a CPU)"
 	@echo "make bench    run every benchmark script"
 
 # The environment is rebuilt only when requirements.txt or pyproject.toml change.
@@ -86,6 +88,15 @@ student-notebooks: $(STAMP)
 # One thread per kernel: two xdist workers with two torch threads each oversubscribe two cores.
 nbval: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadfile --nbval-lax --nbval-cell-timeout=600 $$($(PY) tools/book.py toc-notebooks _toc.yml)
+
+# The large experiment sizes (what a GPU build runs by default), every notebook under nbval, one at
+# a time: the large profile is sized for 16 GiB of memory, and two at once would not fit a 24 GiB
+# machine. Each notebook prints its progress; see the performance page for the times on a CPU.
+test-large: $(STAMP)
+	@start=$$(date +%s); \
+	SGDNOISE_SIZE=large OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -q -p no:cacheprovider --nbval-lax \
+	    --nbval-cell-timeout=1800 $$($(PY) tools/book.py toc-notebooks _toc.yml); \
+	echo "make test-large: all passed in $$(( $$(date +%s) - start )) s"
 
 book-strict: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(STRICT)

@@ -81,6 +81,22 @@ def size_profile(device: torch.device | str | None = None) -> str:
 def budget(small: dict[str, Any], large: dict[str, Any], device: torch.device | str | None = None) -> SimpleNamespace:
     """Pick a chapter's experiment sizes for the current profile.
 
+    The two profiles have a time and a memory budget, which every chapter's sizes must respect
+    (``benchmarks/bench_notebooks.py`` measures both, per notebook):
+
+    =========  ===========================================  ==================================
+    profile    time                                         memory (peak, one notebook)
+    =========  ===========================================  ==================================
+    ``small``  about a minute per notebook on a 2-core CPU  4 GiB of RAM
+    ``large``  minutes on a GPU; up to a few on a 2-core    16 GiB of RAM or of GPU memory (a
+               CPU (``make test-large``)                    common learner's card)
+    =========  ===========================================  ==================================
+
+    What does not fit is streamed or chunked (per-example gradients in blocks of examples,
+    ensembles in chunks of particles) rather than materialized at once. The large sizes must
+    say more than the small ones (smaller error bars, a longer range), and every check of a
+    chapter must hold at both.
+
     Parameters
     ----------
     small, large : dict
