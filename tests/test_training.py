@@ -221,3 +221,48 @@ def test_callback_must_be_callable():
     p = make_linear_regression(20, 2, seed=0, device="cpu")
     with pytest.raises(ValueError, match="callback"):
         train_sgd(linear_model(2), half_mse, p.X, p.y, lr=0.1, batch_size=4, epochs=1, callback=3)
+
+
+def _bn_digits():
+    data = load_digits(device="cpu")
+    return data, make_model("mlp", 64, 10, hidden=(16,), seed=0, device="cpu", batch_norm=True)
+
+
+def test_evaluation_runs_in_eval_mode_for_batch_norm():
+    data, m = _bn_digits()
+    Xt, yt = data.X_test[:7], data.y_test[:7]
+    # A single test example: batch norm in training mode refuses a batch of one; eval mode does not.
+    train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=32, epochs=0.5,
+              generator=gen(0), test=(Xt[:1], yt[:1]))
+    h = train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=32, epochs=0.5,
+                  generator=gen(1), test=(Xt, yt))
+    assert m.training                                     # the mode is restored after training
+    m.eval()                                              # by hand, with the running statistics
+    with torch.no_grad():
+        out = m(Xt)
+    assert h.eval_test_loss[-1] == pytest.approx(float(F.cross_entropy(out, yt)), rel=1e-6)
+    assert h.eval_test_accuracy[-1] == float((out.argmax(1) == yt).double().mean())
+
+
+def test_evaluations_leave_batch_norm_running_statistics_alone():
+    # The same updates with 1 or 6 evaluations per epoch: in eval mode the evaluations must not touch
+    # the running averages (in training mode each full-data evaluation moves them by 10 %).
+    runs = {}
+    for k in (1, 6):
+        data, m = _bn_digits()
+        train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=32, epochs=1,
+                  generator=gen(2), evals_per_epoch=k)
+        runs[k] = m.net[1].running_mean.clone()
+    assert torch.equal(runs[1], runs[6])
+
+
+def test_eval_mode_false_evaluates_in_training_mode():
+    data, m = _bn_digits()
+    Xt, yt = data.X_test[:50], data.y_test[:50]
+    h = train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=32, epochs=0.5,
+                  generator=gen(3), test=(Xt, yt), eval_mode=False)
+    with torch.no_grad():
+        loss_train_mode = float(F.cross_entropy(m.train()(Xt), yt))   # test-set batch statistics
+    assert h.eval_test_loss[-1] == pytest.approx(loss_train_mode, rel=1e-6)
+    with pytest.raises(ValueError, match="eval_mode"):
+        train_sgd(m, F.cross_entropy, Xt, yt, lr=0.1, batch_size=5, epochs=1, eval_mode="yes")

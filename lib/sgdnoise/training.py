@@ -107,6 +107,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
               transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
               grad_noise: float = 0.0, grad_noise_decay: float = 0.55, clip_norm: float | None = None,
               callback: Callable[[int, nn.Module, torch.Tensor, torch.Tensor], None] | None = None,
+              eval_mode: bool = True,
               ) -> History:
     r"""Train ``model`` in place with plain mini-batch SGD and return its :class:`History`.
 
@@ -159,6 +160,14 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         ``callback(step, model, xb, yb)`` called before each update with the (transformed)
         mini-batch, e.g. :class:`sgdnoise.scaling.NoiseScaleLogger`; its time is not counted in
         ``step_seconds``. It must not change the model.
+    eval_mode : bool
+        Evaluate (training objective, test loss and accuracy) with the model in ``eval()`` mode,
+        the default: batch norm then uses its running statistics and leaves them unchanged, and
+        dropout is off, so the numbers do not depend on which examples are evaluated together.
+        Updates always run in ``train()`` mode. ``False`` evaluates in training mode (batch norm
+        normalizes with the statistics of the evaluated set and updates its running averages),
+        the behaviour before this option existed. Models without such layers give the same
+        numbers either way.
 
     Returns
     -------
@@ -195,6 +204,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         clip_norm = check_positive_float("clip_norm", clip_norm)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable, got {type(callback).__name__}")
+    if not isinstance(eval_mode, bool):
+        raise ValueError(f"eval_mode must be True or False, got {eval_mode!r}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if isinstance(sampler, str):
@@ -215,12 +226,14 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     ev = {"step": [], "time": [], "loss": [], "test_loss": [], "test_acc": []}
 
     def evaluate(step: int, seconds: float, diverged: bool = False) -> None:
+        model.train(not eval_mode)
         ev["step"].append(step)
         ev["time"].append(seconds)
         ev["loss"].append(math.inf if diverged else objective(model, loss_fn, X, y, l2))
         if test is not None:
             ev["test_loss"].append(math.inf if diverged else objective(model, loss_fn, *test))
             ev["test_acc"].append(float("nan") if diverged else accuracy(model, *test))
+        model.train()
 
     was_training = model.training
     model.train()
