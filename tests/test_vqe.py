@@ -3,6 +3,7 @@ import pytest
 
 from sgdnoise.vqe import (CNOT, PauliHamiltonian, apply_cnot, apply_single_qubit_gate, basis_state, energy,
                           energy_estimator_variance, energy_function, exact_ground_energy, h2_hamiltonian,
+                          h2_omalley2016_hamiltonian, h2_sto3g_fci_energy,
                           hardware_efficient_n_params, hardware_efficient_state, one_parameter_state,
                           optimize_with_shot_budget, parameter_shift_gradient, parameter_shift_variance,
                           pauli_expectations, pauli_matrix, ry_matrix, sample_energy, sample_pauli_estimates,
@@ -23,6 +24,22 @@ def test_h2_ground_energy_by_diagonalization():
     assert H2.constant == pytest.approx(0.719969, abs=1e-6)
     electronic = np.linalg.eigvalsh(H2.matrix() - H2.constant * np.eye(4))[0]
     assert electronic == pytest.approx(-1.857275030, abs=1e-8)
+
+
+def test_sto3g_fci_from_integrals_matches_the_qubit_hamiltonian_and_the_literature():
+    # Independent of the Pauli coefficients: Gaussian integrals and a 2x2 CI.
+    assert h2_sto3g_fci_energy(0.735) == pytest.approx(exact_ground_energy(H2), abs=1e-6)
+    # Szabo & Ostlund (1996), section 4.3: full CI at R = 1.4 bohr, -1.1373 Ha (4 decimals printed)
+    assert h2_sto3g_fci_energy(1.4 * 0.529177210903) == pytest.approx(-1.1373, abs=6e-5)
+    # dissociation (20 A): two neutral STO-3G hydrogen atoms, 2 x (-0.466582) Ha (6 digits printed)
+    assert h2_sto3g_fci_energy(20.0) == pytest.approx(2 * -0.466582, abs=2e-6)
+
+
+def test_omalley_table_ground_energy_closed_form():
+    # In the sector {|01>, |10>}: E = g0 - g3 - sqrt((g1 - g2)^2 + (g4 + g5)^2)
+    g0, g1, g2, g3, g4, g5 = 0.2252, 0.3435, -0.4347, 0.5716, 0.0910, 0.0910
+    closed = g0 - g3 - np.sqrt((g1 - g2) ** 2 + (g4 + g5) ** 2)
+    assert exact_ground_energy(h2_omalley2016_hamiltonian()) == pytest.approx(closed, abs=1e-12)
 
 
 def test_pauli_matrix_ordering_and_hermiticity():
@@ -174,6 +191,8 @@ def test_bad_inputs():
         apply_cnot(basis_state(0, 2), 1, 1)
     with pytest.raises(ValueError, match="params"):
         hardware_efficient_state(np.zeros(3), n_qubits=2)
+    with pytest.raises(ValueError, match="bond_length_angstrom"):
+        h2_sto3g_fci_energy(0.0)
     with pytest.raises(ValueError, match="params"):
         spsa_mean_squared_error(hardware_efficient_state, H2, np.zeros((2, 4)), 0.2, 100)
 
