@@ -18,7 +18,7 @@ JOBS         ?= 2
 BUILD_FLAGS  ?=
 STRICT       := -n -W --keep-going
 
-.PHONY: help venv venv-base cache-key mathjax book test test-large unit nbval book-strict student student-check student-notebooks site-test clean clean-cache bench
+.PHONY: help venv venv-base lab cache-key mathjax book test test-large unit nbval book-strict student student-check student-notebooks site-test clean clean-cache bench
 
 help:
 	@echo "make book     build the site into _build/html (sets up .venv on first use)"
@@ -26,6 +26,7 @@ help:
 	@echo "make student  the site without solutions, into _build/student/_build/html"
 	@echo "make student-notebooks  notebooks without solutions, executed once, into _build/student_notebooks"
 	@echo "make site-test          open both built sites in headless chromium (needs make book + student)"
+	@echo "make lab      JupyterLab on book/ with the course kernel (the learner's path)"
 	@echo "make test-large        every notebook at SGDNOISE_SIZE=large under nbval (long on a CPU)"
 	@echo "make bench    run every benchmark script"
 
@@ -59,6 +60,11 @@ venv-base:
 	    $(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); \
 	        echo "make: the new $(VENV) has no pip; on Debian or Ubuntu: sudo apt-get install python3.11-venv"; exit 1; }; \
 	fi
+
+# JupyterLab on the book's folder, with the course's kernel "Python 3 (Noisy Descent)" (the venv's
+# kernels come first on JUPYTER_PATH). Ctrl-C stops it.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)/book" $$([ "$$(id -u)" = 0 ] && echo --allow-root || echo)
 
 # jupyter-cache does not see changes in lib/: key the cache on the library's contents.
 cache-key: $(STAMP)
