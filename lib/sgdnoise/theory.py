@@ -10,6 +10,9 @@ r"""Analytic results for noisy gradient dynamics: stationary laws and escape tim
 :func:`mean_first_passage_time`        exact 1-D mean first-passage time by quadrature
 :func:`discrete_monitoring_shift`      barrier shift that mimics checking a crossing only at steps
 :func:`saddle_escape_steps`            steps for noise of size ε to leave a strict saddle
+:func:`euler_maruyama_law_1d`          law of the Euler–Maruyama chain itself (its O(Δt) bias)
+:func:`stationary_excess_kurtosis_discrete`  tails of SGD's law on a quadratic, non-Gaussian noise
+:func:`variance_under_schedule`        variance along a learning-rate schedule
 =====================================  ============================================================
 """
 
@@ -359,7 +362,8 @@ def mean_first_passage_time(potential: Potential, x0: float, target: float, temp
     keep = z >= x0
     # the outer integral from x0 (between grid points) to b
     zz, ff = z[keep], np.exp(u[keep] / T) * inner[keep]
-    f0 = np.interp(x0, z, np.exp(u / T) * inner)
+    j = max(int(np.searchsorted(z, x0)) - 1, 0)   # only the two grid points around x0 (exp(u/T) may overflow far left)
+    f0 = np.interp(x0, z[j:j + 2], np.exp(u[j:j + 2] / T) * inner[j:j + 2])
     return float((np.trapezoid(ff, zz) + 0.5 * (f0 + ff[0]) * (zz[0] - x0)) / T)
 
 
@@ -539,3 +543,185 @@ def stationary_density_1d(potential: Potential, x, diffusion) -> np.ndarray:
     logp = -np.log(D) - phi
     p = np.exp(logp - logp.max())
     return p / np.trapezoid(p, x)
+
+
+def euler_maruyama_law_1d(potential: Potential, x, dt: float, temperature: float, n_steps: int | None = None,
+                          x0: float | None = None, at=None) -> np.ndarray:
+    r"""Density of the Euler–Maruyama chain itself (not of the SDE) in 1-D, on a grid.
+
+    The chain :math:`w_{k+1} = w_k - \Delta t\,U'(w_k) + \sqrt{2T\Delta t}\,\xi_k` has the
+    Gaussian transition kernel :math:`k(y\mid x) = \mathcal N\big(y;\ x - \Delta t\,U'(x),\
+    2T\Delta t\big)`. Its law evolves by :math:`p_{k+1}(y) = \int k(y\mid x)\,p_k(x)\,dx`,
+    discretized here by the trapezoidal (Nyström) rule on the grid. Its stationary density
+    differs from the Gibbs density :math:`e^{-U/T}/Z` at order :math:`\Delta t` (e.g. on
+    :math:`U = \frac h2 w^2` the chain's variance is :math:`T/(h(1 - h\Delta t/2))`, not
+    :math:`T/h`); this is the reference an Euler–Maruyama simulation should be compared with
+    once its sample resolves that bias.
+
+    Parameters
+    ----------
+    potential : Potential
+        1-D.
+    x : array_like, shape (m,)
+        Equally spaced grid covering the bulk of the density, with spacing below half the
+        kernel's width :math:`\sqrt{2T\Delta t}` (the trapezoidal rule is then accurate to
+        many digits for this smooth kernel).
+    dt : float
+        :math:`\Delta t > 0`.
+    temperature : float
+        :math:`T > 0`.
+    n_steps : int, optional
+        With ``x0``: the law after ``n_steps >= 1`` steps from :math:`w_0 = x_0` (computed as
+        the one-step Gaussian followed by a matrix power of the discretized kernel).
+    x0 : float, optional
+        Starting point (with ``n_steps``). Without both: the stationary density (the
+        eigenvector of eigenvalue 1, by one linear solve).
+    at : array_like, shape (k,), optional
+        Where to return the density (default: ``x``). The last step is applied exactly,
+        :math:`p_n(y) = \sum_i w_i\,k(y\mid x_i)\,p_{n-1}(x_i)` (Nyström interpolation), so
+        ``at`` may be finer than ``x``, e.g. to integrate over histogram bins.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,) or (k,)
+        The density; it integrates to 1 up to the mass the chain puts outside ``x``.
+
+    References
+    ----------
+    Talay & Tubaro (1990), *Stoch. Anal. Appl.* 8, 483 (the :math:`O(\Delta t)` bias of the
+    Euler scheme's invariant law); Nyström's method, e.g. Press et al., *Numerical Recipes*, §19.1.
+
+    Examples
+    --------
+    >>> from sgdnoise.potentials import Quadratic
+    >>> x = np.linspace(-8, 8, 1601)
+    >>> p = euler_maruyama_law_1d(Quadratic(1.0), x, dt=0.2, temperature=1.0)
+    >>> round(float(np.trapezoid(x * x * p, x)), 6)        # T / (h (1 - h dt / 2)) = 1/0.9
+    1.111111
+    """
+    if potential.dim != 1:
+        raise ValueError(f"potential must be 1-D, got dimension {potential.dim}")
+    dt = check_positive_float("dt", dt)
+    T = check_positive_float("temperature", temperature)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size < 3 or not np.allclose(np.diff(x), x[1] - x[0], rtol=1e-9, atol=0) or x[1] <= x[0]:
+        raise ValueError("x must be an equally spaced increasing 1-D grid of at least 3 points")
+    h, sd = x[1] - x[0], math.sqrt(2 * T * dt)
+    if h > sd / 2:
+        raise ValueError(f"grid spacing of x ({h:.3g}) must be below half the kernel width sqrt(2 T dt)/2 = {sd / 2:.3g}")
+    if (n_steps is None) != (x0 is None):
+        raise ValueError("give both n_steps and x0 (law after n steps) or neither (stationary law)")
+    mean = x - dt * np.asarray(potential.grad(x[:, None]), dtype=np.float64)[:, 0]
+    weights = np.full(x.size, h)
+    weights[[0, -1]] = h / 2
+    kernel = lambda y, centres: np.exp(-0.5 * ((y[:, None] - centres[None, :]) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+    if n_steps is None:
+        # stationary: (K - I) p = 0 with the last equation replaced by the normalization sum_i w_i p_i = 1
+        M = kernel(x, mean) * weights[None, :] - np.eye(x.size)
+        M[-1] = weights
+        rhs = np.zeros(x.size)
+        rhs[-1] = 1.0
+        prev = np.linalg.solve(M, rhs)
+    else:
+        n_steps = check_positive_int("n_steps", n_steps)
+        x0 = float(x0)
+        start = np.array([x0 - dt * float(np.asarray(potential.grad(np.array([[x0]])))[0, 0])])
+        if n_steps == 1:
+            return kernel(x if at is None else np.asarray(at, dtype=np.float64).ravel(), start)[:, 0]
+        prev = kernel(x, start)[:, 0]                          # the law after one step
+        if n_steps > 2:
+            prev = np.linalg.matrix_power(kernel(x, mean) * weights[None, :], n_steps - 2) @ prev
+        prev = prev / (weights @ prev)                         # mass lost off the grid: renormalize
+    y = x if at is None else np.asarray(at, dtype=np.float64).ravel()
+    return np.clip(kernel(y, mean) @ (weights * prev), 0.0, None)
+
+
+def stationary_excess_kurtosis_discrete(lr, curvature: float, noise_excess_kurtosis: float):
+    r"""Excess kurtosis of SGD's stationary law on :math:`\tfrac h2 w^2` with non-Gaussian i.i.d. noise.
+
+    :math:`w_\infty = -\eta\sum_{j\ge0} q^j\xi_j` with :math:`q = 1-\eta h`; cumulants add, so
+    :math:`\kappa_4(w) = \eta^4\kappa_4(\xi)/(1-q^4)` and :math:`\operatorname{Var} w = \eta^2
+    s^2/(1-q^2)`, giving
+
+    .. math::
+
+        \gamma_2(w_\infty) = \gamma_2(\xi)\,\frac{(1-q^2)^2}{1-q^4} = \gamma_2(\xi)\,\frac{1-q^2}{1+q^2}.
+
+    Small :math:`\eta h` averages many noise draws (the law tends to a Gaussian, as Langevin
+    assumes); at :math:`\eta h = 1` the iterate *is* one noise draw. The variance does not
+    depend on the noise's shape (:func:`stationary_variance_discrete`).
+
+    Parameters
+    ----------
+    lr : float or array_like
+        :math:`\eta` in :math:`(0, 2/h)`.
+    curvature : float
+        :math:`h > 0`.
+    noise_excess_kurtosis : float
+        :math:`\gamma_2(\xi) = \kappa_4/s^4 \ge -2` of the gradient noise (0 for Gaussian, 6 for
+        a centred exponential).
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Examples
+    --------
+    >>> stationary_excess_kurtosis_discrete(1.0, 1.0, 6.0)     # q = 0: the noise's own kurtosis
+    6.0
+    >>> round(stationary_excess_kurtosis_discrete(0.1, 1.0, 6.0), 4)
+    0.6298
+    """
+    lr, h = _check_lr_curvature(lr, curvature)
+    g = float(noise_excess_kurtosis)
+    if not (math.isfinite(g) and g >= -2):
+        raise ValueError(f"noise_excess_kurtosis must be a finite number >= -2, got {noise_excess_kurtosis}")
+    q2 = (1 - lr * h) ** 2
+    out = g * (1 - q2) / (1 + q2)
+    return float(out) if out.ndim == 0 else out
+
+
+def variance_under_schedule(lrs, curvature: float, noise_var: float, batch_size: int = 1,
+                            initial_var: float = 0.0) -> np.ndarray:
+    r"""Variance of SGD on :math:`\tfrac h2 w^2` along a learning-rate schedule :math:`\eta_0, \eta_1, \dots`.
+
+    .. math::
+
+        v_{k+1} = (1-\eta_k h)^2\, v_k + \eta_k^2 s^2, \qquad s^2 = \sigma^2/B,
+
+    exactly (the mean decays separately). With a decaying schedule :math:`v_k` lags behind the
+    stationary value :func:`stationary_variance_discrete` at the current :math:`\eta_k`: the
+    iterates are never in equilibrium, and how far they lag depends on the path.
+
+    Parameters
+    ----------
+    lrs : array_like, shape (k,)
+        :math:`\eta_j > 0` (any value; no stability requirement).
+    curvature : float
+        :math:`h > 0`.
+    noise_var : float
+        :math:`\sigma^2 \ge 0`.
+    batch_size : int
+    initial_var : float
+        :math:`v_0 \ge 0`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k + 1,)
+        :math:`v_0, \dots, v_k`.
+
+    Examples
+    --------
+    >>> variance_under_schedule([1.0, 1.0, 0.5], 1.0, 2.0).tolist()     # q = 0, 0, then 0.5
+    [0.0, 2.0, 2.0, 1.0]
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    if lrs.ndim != 1 or (lrs <= 0).any() or not np.isfinite(lrs).all():
+        raise ValueError(f"lrs must be a 1-D array of learning rates > 0, got {lrs}")
+    h = check_positive_float("curvature", curvature)
+    s2 = check_positive_float("noise_var", noise_var, allow_zero=True) / check_positive_int("batch_size", batch_size)
+    v = np.empty(lrs.size + 1)
+    v[0] = check_positive_float("initial_var", initial_var, allow_zero=True)
+    for k, eta in enumerate(lrs):
+        v[k + 1] = (1 - eta * h) ** 2 * v[k] + eta ** 2 * s2
+    return v
