@@ -323,6 +323,85 @@ def boundary_position(x, readout, threshold: float) -> np.ndarray:
     return x[0] - dx[0] / 2 + dx[0] * (r > theta).sum(-1)
 
 
+def threshold_boundary_moments(x, c, threshold: float, relative_noise: float, rows: int = 1) -> tuple[float, float]:
+    r"""Exact mean and standard deviation of :func:`boundary_position` when every nucleus has its own noise.
+
+    A nucleus at :math:`x_j` reads :math:`r = c_j(1 + \sigma\xi)` with independent Gaussian
+    :math:`\xi` and takes the anterior fate when :math:`r > \theta`, with probability
+    :math:`p_j = \Phi\big((c_j - \theta)/(\sigma c_j)\big)`. With ``rows`` independent nuclei at each
+    position (around the embryo's circumference) and the boundary placed from the fraction of
+    anterior nuclei, :math:`x_b = x_0 - \Delta x/2 + \Delta x\,\#\{\text{on}\}/m`, the count is a sum
+    of independent Bernoulli variables, so exactly
+
+    .. math:: \mathbb E\,x_b = x_0 - \frac{\Delta x}{2} + \Delta x\sum_j p_j, \qquad
+        \operatorname{Var} x_b = \frac{\Delta x^2}{m}\sum_j p_j(1 - p_j).
+
+    To first order in the noise, :func:`threshold_boundary_sd_first_order` gives the same variance
+    in closed form.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n_cells,)
+        Uniform, increasing grid of nucleus positions.
+    c : numpy.ndarray, shape (n_cells,)
+        True concentrations at ``x`` (> 0).
+    threshold : float
+        :math:`\theta` (> 0).
+    relative_noise : float
+        :math:`\sigma` of one reading (> 0).
+    rows : int
+        :math:`m`, independent nuclei per position (>= 1).
+
+    Returns
+    -------
+    mean, sd : float
+
+    Examples
+    --------
+    >>> x = np.linspace(0.005, 0.995, 100)
+    >>> m, sd = threshold_boundary_moments(x, exponential_profile(x), float(exponential_profile(0.5)), 0.1)
+    >>> round(m, 3), round(sd, 4)
+    (0.499, 0.0107)
+    """
+    x = np.asarray(x, dtype=float)
+    c = np.asarray(c, dtype=float)
+    theta = check_positive_float("threshold", threshold)
+    sigma = check_positive_float("relative_noise", relative_noise)
+    m = check_positive_int("rows", rows)
+    if x.ndim != 1 or x.size < 2 or c.shape != x.shape:
+        raise ValueError(f"x and c must be 1-D of equal length >= 2, got {x.shape} and {c.shape}")
+    if np.any(c <= 0):
+        raise ValueError("c must be > 0")
+    dx = x[1] - x[0]
+    p = 0.5 * np.array([math.erfc(z) for z in (theta - c) / (math.sqrt(2) * sigma * c)])
+    return float(x[0] - dx / 2 + dx * p.sum()), float(dx * math.sqrt((p * (1 - p)).sum() / m))
+
+
+def threshold_boundary_sd_first_order(positional_error: float, spacing: float, rows: int = 1) -> float:
+    r"""First-order spread of a boundary placed from the fraction of "on" nuclei: :math:`\sqrt{\Delta x\,\sigma_x/(\sqrt\pi\,m)}`.
+
+    To first order a nucleus at :math:`x` is on with probability :math:`\Phi((x^\star - x)/\sigma_x)`,
+    :math:`\sigma_x = \sigma_c/|c'|` (:func:`positional_error`). Replacing the sum of
+    :math:`p(1 - p)` over the grid by an integral and using
+    :math:`\int\Phi(u)(1 - \Phi(u))\,\mathrm du = 1/\sqrt\pi`,
+
+    .. math:: \sigma_b^2 = \frac{\Delta x\,\sigma_x}{\sqrt\pi\,m} = \frac{\sigma_x^2}{n_\text{eff}\,m},
+        \qquad n_\text{eff} = \frac{\sqrt\pi\,\sigma_x}{\Delta x}:
+
+    the boundary averages the :math:`n_\text{eff}` nuclei per row of its transition zone. The
+    sum-to-integral step is accurate while :math:`\sigma_x \gtrsim \Delta x`.
+
+    Examples
+    --------
+    >>> round(threshold_boundary_sd_first_order(0.02, 0.01), 5)
+    0.01062
+    """
+    sx = check_positive_float("positional_error", positional_error)
+    dx = check_positive_float("spacing", spacing)
+    m = check_positive_int("rows", rows)
+    return math.sqrt(dx * sx / (math.sqrt(math.pi) * m))
+
+
 def decoded_position_error(x, decoded) -> np.ndarray:
     r"""Standard deviation over embryos of the decoded position of each cell, shape ``(n_cells,)``.
 
