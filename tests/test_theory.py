@@ -96,3 +96,55 @@ def test_bad_inputs():
         gibbs_density_1d(DoubleWell(), np.linspace(-2, 2, 10), -1.0)
     with pytest.raises(ValueError, match="noise_std"):
         saddle_escape_steps(0.0, 0.1, 1.0)
+
+
+def test_euler_maruyama_law_matches_the_ar1_closed_form_on_a_quadratic():
+    # On U = h w^2/2 the Euler-Maruyama chain is AR(1): w' = q w + sqrt(2 T dt) xi, q = 1 - h dt.
+    # Stationary: N(0, 2 T dt/(1 - q^2)); after n steps from x0: N(x0 q^n, 2 T dt (1 - q^{2n})/(1 - q^2)).
+    from sgdnoise.theory import euler_maruyama_law_1d
+    h, T, dt = 2.0, 0.5, 0.1
+    q, x = 1 - h * dt, np.linspace(-5, 5, 1001)
+    normal = lambda m, v: np.exp(-(x - m) ** 2 / (2 * v)) / np.sqrt(2 * np.pi * v)
+    p = euler_maruyama_law_1d(Quadratic(h), x, dt, T)
+    np.testing.assert_allclose(p, normal(0.0, 2 * T * dt / (1 - q * q)), atol=1e-10)
+    assert 2 * T * dt / (1 - q * q) == pytest.approx(T / h / (1 - h * dt / 2))       # the O(dt) excess
+    for n in (1, 2, 7):
+        pn = euler_maruyama_law_1d(Quadratic(h), x, dt, T, n_steps=n, x0=1.5)
+        np.testing.assert_allclose(pn, normal(1.5 * q ** n, 2 * T * dt * (1 - q ** (2 * n)) / (1 - q * q)), atol=1e-10)
+
+
+def test_euler_maruyama_law_tends_to_gibbs_at_first_order_in_dt():
+    # On a double well the bias of the chain's stationary law is O(dt): halving dt halves it.
+    from sgdnoise.theory import euler_maruyama_law_1d
+    u, T, x = DoubleWell(tilt=0.3), 0.4, np.linspace(-2.6, 2.6, 521)
+    g = gibbs_density_1d(u, x, T)
+    err = [np.abs(euler_maruyama_law_1d(u, x, dt, T) - g).max() for dt in (0.02, 0.01, 0.005)]
+    assert err[0] / err[1] == pytest.approx(2, rel=0.05) and err[1] / err[2] == pytest.approx(2, rel=0.03)
+    assert err[2] > 1e-3 * g.max()            # ... and is not negligible at the chapter's dt = 0.005
+
+
+def test_non_gaussian_kurtosis_and_schedule_variance():
+    from sgdnoise.theory import stationary_excess_kurtosis_discrete, stationary_variance_after, variance_under_schedule
+    # kurtosis: brute-force cumulant sum sum_j q^{4j} / (sum_j q^{2j})^2 over 2000 terms
+    for lr in (0.05, 0.35, 0.75):
+        q = 1 - lr * 2.0
+        j = np.arange(2000)
+        assert stationary_excess_kurtosis_discrete(lr, 2.0, 6.0) == pytest.approx(
+            6.0 * (q ** (4 * j)).sum() / (q ** (2 * j)).sum() ** 2, rel=1e-10)
+    # a constant schedule reproduces the transient closed form
+    v = variance_under_schedule(np.full(30, 0.4), 1.5, 2.0, batch_size=2)
+    np.testing.assert_allclose(v, stationary_variance_after(np.arange(31), 0.4, 1.5, 2.0, 2), rtol=1e-12)
+    with pytest.raises(ValueError, match="noise_excess_kurtosis"):
+        stationary_excess_kurtosis_discrete(0.1, 1.0, -3.0)
+    with pytest.raises(ValueError, match="lrs"):
+        variance_under_schedule([0.1, -0.1], 1.0, 1.0)
+
+
+def test_euler_maruyama_law_bad_inputs():
+    from sgdnoise.theory import euler_maruyama_law_1d
+    with pytest.raises(ValueError, match="spacing"):
+        euler_maruyama_law_1d(DoubleWell(), np.linspace(-2, 2, 11), 0.005, 0.4)
+    with pytest.raises(ValueError, match="n_steps"):
+        euler_maruyama_law_1d(DoubleWell(), np.linspace(-2, 2, 401), 0.005, 0.4, n_steps=10)
+    with pytest.raises(ValueError, match="dt"):
+        euler_maruyama_law_1d(DoubleWell(), np.linspace(-2, 2, 401), -0.005, 0.4)
