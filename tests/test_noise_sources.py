@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,3 +75,52 @@ def test_bad_inputs():
         augment_digits(torch.zeros(3, 64), max_shift=-1.0)
     with pytest.raises(ValueError, match="dtype"):
         precision_floor(make_linear_regression(20, 2, device="cpu"), torch.int64)
+
+
+def test_input_rounding_jitter_stays_within_half_an_ulp():
+    # Independent check of the rounding model against torch's own rounding: a representable value
+    # moved by 0.999 half-ulp rounds back to itself, moved by 1.001 half-ulp (upwards) it does
+    # not, so _half_ulp is exactly half the spacing (powers of two, where the spacing below is
+    # halved, are left out).
+    from sgdnoise.noise_sources import _half_ulp
+    x = torch.randn(100_000, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for dt in (torch.float32, torch.float16, torch.bfloat16):
+        xr = x.to(dt).double()
+        m, _ = torch.frexp(xr)
+        xr = xr[(m.abs() != 0.5) & (xr.abs() > 1e-3)]          # no binade edges, no subnormals
+        h = _half_ulp(xr, dt)
+        assert torch.equal((xr + 0.999 * h).to(dt).double(), xr)
+        assert torch.equal((xr - 0.999 * h).to(dt).double(), xr)
+        assert not torch.any((xr + 1.001 * h).to(dt).double() == xr)
+
+
+def test_precision_floor_against_the_input_rounding_model():
+    # The measured floor of one rounding realization lies within a factor 3 of the median of the
+    # random-rounding model (which omits the rounding inside the products); a floor scaled by
+    # sqrt(n) = 45 (the old docstring's eps |X||y|/sqrt(n)) or by an epsilon ratio fails this.
+    from sgdnoise.noise_sources import input_rounding_floor
+    p = make_linear_regression(2000, 20, device="cpu")
+    for dt in (torch.float32, torch.float16, torch.bfloat16):
+        model = np.median(input_rounding_floor(p, dt, 100, torch.Generator().manual_seed(0)))
+        assert 1 / 3 < precision_floor(p, dt) / model < 3, dt
+    with pytest.raises(ValueError, match="dtype"):
+        input_rounding_floor(p, torch.float64, 10)
+    with pytest.raises(ValueError, match="n_draws"):
+        input_rounding_floor(p, torch.float32, 0)
+
+
+def test_generator_dropout_keeps_a_fraction_and_rescales():
+    from sgdnoise.noise_sources import GeneratorDropout
+    n, p = 100_000, 0.3
+    out = GeneratorDropout(p, torch.Generator().manual_seed(0))(torch.ones(n, dtype=torch.float64))
+    kept = float((out > 0).double().mean())
+    assert abs(kept - (1 - p)) < 5 * math.sqrt(p * (1 - p) / n)   # binomial, 5 s.e. (~0.7 % relative)
+    assert torch.allclose(out[out > 0], torch.full_like(out[out > 0], 1 / (1 - p)))
+    a = GeneratorDropout(p, torch.Generator().manual_seed(3))(torch.ones(50))
+    b = GeneratorDropout(p, torch.Generator().manual_seed(3))(torch.ones(50))
+    assert torch.equal(a, b)
+    assert torch.equal(GeneratorDropout(p, torch.Generator()).eval()(torch.ones(5)), torch.ones(5))
+    with pytest.raises(ValueError, match="p must be"):
+        GeneratorDropout(1.0, torch.Generator())
+    with pytest.raises(ValueError, match="generator"):
+        GeneratorDropout(0.1, None)
