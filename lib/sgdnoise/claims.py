@@ -33,7 +33,12 @@ deviation of that size moves the expected difference onto the tolerance, so the 
 least half the time, and a larger one fails more often. For an ordering it is the smallest
 relative gap the check resolves; for a chi-squared test the root-mean-square relative error per
 bin that raises :math:`\\chi^2` by the tolerance. A claim whose detectable error exceeds 25 % is
-refused unless it says why in ``why_loose`` (an order-of-magnitude claim says so in words).
+refused unless it says why in ``why_loose`` (an order-of-magnitude claim says so in words), and so
+is a :meth:`~ClaimLog.bound` on a random quantity from a single run, which has no standard error
+(its detectable error shows as "not assessed"). ``scale`` may replace a zero reference, never
+enlarge the denominator. Where a standard error is estimated from few samples (seeds), pass its
+degrees of freedom ``dof``: the threshold becomes the Student-t quantile with the same tail as
+``n_se`` normal errors (:meth:`~ClaimLog.paired` always does this).
 
 Examples
 --------
@@ -102,6 +107,9 @@ class Claim:
         Number of components (points, bins, seeds) compared.
     why_loose : str
         Why a detectable error above 25 % is acceptable here (empty otherwise).
+    error_known : bool
+        False for a random quantity from a single run compared without a standard error: its
+        detectable error is not assessed (and ``why_loose`` says so).
     """
 
     statement: str
@@ -117,13 +125,15 @@ class Claim:
     passed: bool
     n: int = 1
     why_loose: str = ""
+    error_known: bool = True
 
     def describe(self) -> str:
         """All fields in one paragraph (the text of a failed claim's ``AssertionError``)."""
         return (f"{self.statement} [{self.kind}]: measured {self.measured:.6g} vs reference "
                 f"{self.reference:.6g} ({self.source}); s.e. {self.se:.3g}, score {self.score:+.3g}, "
                 f"rule {self.rule}, tolerance {self.tolerance:.3g}; detects a relative error of "
-                f"{self.detectable:.3g}; n = {self.n}")
+                + (f"{self.detectable:.3g}" if self.error_known else "(not assessed: no standard error)")
+                + f"; n = {self.n}")
 
 
 def _float(name: str, value) -> float:
@@ -131,8 +141,8 @@ def _float(name: str, value) -> float:
         out = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if math.isnan(out):
-        raise ValueError(f"{name} must not be NaN")
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {out}")
     return out
 
 
@@ -159,6 +169,27 @@ def _n_se(n_se) -> float:
     if not 0 < n_se <= 10:
         raise ValueError(f"n_se must be in (0, 10] standard errors, got {n_se}")
     return n_se
+
+
+def _why(text: str) -> str:
+    if not isinstance(text, str):
+        raise ValueError(f"why_loose must be a string, got {text!r}")
+    return text.strip()
+
+
+def _threshold(n_se: float, dof: int | None) -> float:
+    """The critical value: ``n_se``, or the Student-t quantile with the same one-sided tail."""
+    if dof is None:
+        return n_se
+    if isinstance(dof, bool) or not isinstance(dof, (int, np.integer)) or dof < 1:
+        raise ValueError(f"dof must be an integer >= 1, got {dof!r}")
+    from scipy import stats
+
+    return float(stats.t.isf(stats.norm.sf(n_se), int(dof)))
+
+
+def _rule(prefix: str, c: float, n_se: float, dof: int | None) -> str:
+    return f"{prefix} {c:.3g}" + (f" (t, {dof} d.o.f., tail of {n_se:g}σ)" if dof is not None else "")
 
 
 def mean_and_se(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -252,12 +283,13 @@ class ClaimLog:
     def _record(self, claim: Claim) -> Claim:
         if not math.isfinite(claim.detectable) or claim.detectable < 0:
             raise ValueError(f"claim {claim.statement!r} has no finite detectable error "
-                             f"({claim.detectable}); give a non-zero reference or scale")
-        if claim.detectable > LOOSE_LIMIT and not claim.why_loose:
-            raise ValueError(
-                f"claim {claim.statement!r} would only detect a relative error of "
-                f"{claim.detectable:.3g} (> {LOOSE_LIMIT:.0%}); tighten it (more samples) or say "
-                f"why in why_loose")
+                             f"({claim.detectable}); give a non-zero reference, or more samples")
+        loose = claim.detectable > LOOSE_LIMIT or not claim.error_known
+        if loose and not claim.why_loose:
+            what = (f"would only detect a relative error of {claim.detectable:.3g} (> {LOOSE_LIMIT:.0%})"
+                    if claim.error_known else "has no standard error (a single run)")
+            raise ValueError(f"claim {claim.statement!r} {what}; tighten it (more samples, a standard "
+                             f"error) or say why in why_loose")
         self.claims.append(claim)
         if not claim.passed:
             raise ClaimFailed("claim failed: " + claim.describe())
@@ -265,19 +297,36 @@ class ClaimLog:
 
     @staticmethod
     def _scale(reference: np.ndarray, scale) -> np.ndarray:
+        """|reference|, or ``scale`` where the reference is zero (or where it is smaller: conservative)."""
+        ref = np.abs(reference)
         if scale is None:
-            if np.any(reference == 0):
+            if np.any(ref == 0):
                 raise ValueError("reference is zero: pass scale= (the size the error is relative to)")
-            return np.abs(reference)
-        s = _array("scale", scale)
+            return ref
+        s = np.broadcast_to(_array("scale", scale), ref.shape)
         if np.any(s <= 0):
             raise ValueError(f"scale must be > 0, got {scale!r}")
-        return np.broadcast_to(s, reference.shape)
+        if np.any((ref > 0) & (s > ref)):
+            raise ValueError("scale may replace a zero reference, or be smaller than |reference| "
+                             "(a stricter reading), never larger: a larger scale would hide a loose check")
+        return s
+
+    @staticmethod
+    def _gap_scale(low: float, high: float, scale) -> float:
+        natural = max(abs(low), abs(high))
+        if scale is None:
+            if natural == 0:
+                raise ValueError("low and high are both zero: pass scale= (what the gap is relative to)")
+            return natural
+        sc = _float("scale", scale)
+        if sc <= 0 or (natural > 0 and sc > natural):
+            raise ValueError(f"scale must be > 0 and at most max(|low|, |high|) = {natural:.3g}, got {sc}")
+        return sc
 
     # -- kinds ----------------------------------------------------------------------------
     def agree(self, statement: str, measured, reference, se, *, source: str, n_se: float = 5.0,
-              scale=None, why_loose: str = "") -> Claim:
-        """Measured and reference agree: :math:`|m - r| \\le n_{se}\\,\\mathrm{se}` for every component.
+              dof: int | None = None, scale=None, why_loose: str = "") -> Claim:
+        """Measured and reference agree: :math:`|m - r| \\le c\\,\\mathrm{se}` for every component.
 
         Parameters
         ----------
@@ -286,10 +335,14 @@ class ClaimLog:
         measured, reference, se : float or array_like
             Broadcastable; ``se`` > 0 is the standard error of ``measured - reference``.
         n_se : float
-            Tolerance in standard errors (default 5: a true claim fails with probability
-            5.7e-7 per component under a normal error).
+            Tolerance in standard errors, c = n_se (default 5). With a normal error of known
+            s.e. a true claim fails with probability 5.7e-7 per component; with heavy-tailed
+            samples and an estimated s.e. the rate is higher (use many samples).
+        dof : int, optional
+            Degrees of freedom of ``se`` when it is estimated from few samples (e.g. seeds - 1):
+            c becomes the Student-t quantile with the same tail as ``n_se`` normal errors.
         scale : float or array_like, optional
-            What the error is relative to (default ``|reference|``; required where it is 0).
+            What the error is relative to where ``reference`` is 0 (it may not exceed |reference|).
         why_loose : str
             Required when the detectable error exceeds 25 %.
         """
@@ -298,20 +351,24 @@ class ClaimLog:
                                       _array("se", se))
         if np.any(s <= 0):
             raise ValueError("se must be > 0 (use exact() for deterministic comparisons)")
+        c = _threshold(n_se, dof)
         z = (m - r) / s
         k = int(np.argmax(np.abs(z)))
-        detect = n_se * s / self._scale(r, scale)
+        detect = c * s / self._scale(r, scale)
         return self._record(Claim(statement, "agree", float(m.flat[k]), float(r.flat[k]), source,
-                                  float(s.flat[k]), float(n_se * s.flat[k]), f"|z| <= {n_se:g}",
-                                  float(z.flat[k]), float(detect.max()), bool(np.all(np.abs(z) <= n_se)),
-                                  int(m.size), why_loose))
+                                  float(s.flat[k]), float(c * s.flat[k]), _rule("|z| <=", c, n_se, dof),
+                                  float(z.flat[k]), float(detect.max()), bool(np.all(np.abs(z) <= c)),
+                                  int(m.size), _why(why_loose)))
 
     def exact(self, statement: str, measured, reference, *, source: str, rtol: float = 0.0,
               atol: float = 0.0, scale=None, why_loose: str = "") -> Claim:
         """A deterministic result: :math:`|m - r| \\le \\mathrm{atol} + \\mathrm{rtol}\\,|r|` everywhere.
 
-        The tolerance should come from floating-point arithmetic (a multiple of machine
-        epsilon, a solver's tolerance), not from sampling. ``scale`` as in :meth:`agree`.
+        For results with no randomness at all (arithmetic identities, solvers, one trajectory
+        computed two ways). The tolerance should come from floating-point arithmetic (a multiple
+        of machine epsilon, a solver's tolerance), not from sampling; a random quantity from one
+        seeded run is not exact — use :meth:`bound` or :meth:`agree` with a standard error.
+        ``scale`` as in :meth:`agree`.
         """
         statement, source = _text("statement", statement), _text("source", source)
         rtol, atol = _float("rtol", rtol), _float("atol", atol)
@@ -325,75 +382,76 @@ class ClaimLog:
         return self._record(Claim(statement, "exact", float(m.flat[k]), float(r.flat[k]), source, 0.0,
                                   float(tol.flat[k]), f"atol {atol:.1e} + rtol {rtol:.1e}",
                                   float(rel.flat[k]), float((tol / sc).max()),
-                                  bool(np.all(np.abs(m - r) <= tol)), int(m.size), why_loose))
+                                  bool(np.all(np.abs(m - r) <= tol)), int(m.size), _why(why_loose)))
 
     def order(self, statement: str, low: float, high: float, se: float, *, source: str,
-              n_se: float = 5.0, scale: float | None = None, why_loose: str = "") -> Claim:
-        """``high`` exceeds ``low`` by at least ``n_se`` standard errors of the difference.
+              n_se: float = 5.0, dof: int | None = None, scale: float | None = None,
+              why_loose: str = "") -> Claim:
+        """``high`` exceeds ``low`` by at least ``c`` standard errors of the difference.
 
-        ``se`` is the standard error of ``high - low`` (add independent variances). Recorded
-        with ``measured = low`` and ``reference = high``; the score is z = (high - low)/se and
-        the detectable gap ``n_se * se / scale``, with ``scale = max(|low|, |high|)`` by default.
+        ``se`` is the standard error of ``high - low`` (add independent variances); ``c`` is
+        ``n_se``, or the matching Student-t quantile when ``dof`` is given. Recorded with
+        ``measured = low`` and ``reference = high``; the score is z = (high - low)/se and the
+        detectable gap ``c * se / max(|low|, |high|)`` (``scale`` may only lower the denominator).
         """
         statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
         low, high, se = _float("low", low), _float("high", high), _float("se", se)
         if se <= 0:
             raise ValueError(f"se must be > 0, got {se}")
         sc = self._gap_scale(low, high, scale)
+        c = _threshold(n_se, dof)
         z = (high - low) / se
-        return self._record(Claim(statement, "order", low, high, source, se, n_se * se,
-                                  f"z >= {n_se:g}", z, n_se * se / sc, bool(z >= n_se), 1, why_loose))
-
-    @staticmethod
-    def _gap_scale(low: float, high: float, scale) -> float:
-        if scale is None:
-            sc = max(abs(low), abs(high))
-            if sc == 0:
-                raise ValueError("low and high are both zero: pass scale= (what the gap is relative to)")
-            return sc
-        sc = _float("scale", scale)
-        if sc <= 0:
-            raise ValueError(f"scale must be > 0, got {sc}")
-        return sc
+        return self._record(Claim(statement, "order", low, high, source, se, c * se,
+                                  _rule("z >=", c, n_se, dof), z, c * se / sc, bool(z >= c), 1, _why(why_loose)))
 
     def paired(self, statement: str, low, high, *, source: str, n_se: float = 5.0,
                scale: float | None = None, why_loose: str = "") -> Claim:
         """Over paired runs (same seed, two settings), ``high`` exceeds ``low`` on average.
 
-        With paired differences :math:`d_i = \\mathrm{high}_i - \\mathrm{low}_i`, the check is
-        :math:`\\bar d \\ge n_{se}\\, s_d/\\sqrt{k}`. With few pairs the standard error is itself
-        uncertain (a t statistic with k - 1 degrees of freedom): use at least 5 pairs for a
-        claim that matters. The detectable gap is relative to ``scale`` (default: the larger of
-        the two means in absolute value).
+        With paired differences :math:`d_i = \\mathrm{high}_i - \\mathrm{low}_i` (k >= 5 pairs),
+        :math:`t = \\bar d/(s_d/\\sqrt{k})` has a Student-t law with k - 1 degrees of freedom,
+        and the check is :math:`t \\ge t_{k-1}`, the quantile with the same one-sided tail as
+        ``n_se`` normal errors (for n_se = 5: 56.8 at k = 5, 12.4 at k = 10, 7.4 at k = 20). The
+        detectable gap is relative to the larger of the two means in absolute value.
         """
         statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
         lo, hi = _array("low", low).ravel(), _array("high", high).ravel()
-        if lo.shape != hi.shape or lo.size < 2:
-            raise ValueError(f"low and high must be paired samples of equal length >= 2, got {lo.size}, {hi.size}")
+        if lo.shape != hi.shape or lo.size < 5:
+            raise ValueError(f"low and high must be paired samples of equal length >= 5, got {lo.size}, {hi.size}")
         d_mean, d_se = mean_and_se(hi - lo)
         if d_se == 0:
-            d_se = float(np.finfo(float).eps * max(abs(d_mean), 1e-300))
+            raise ValueError("the paired differences have no spread (se = 0): a deterministic "
+                             "difference is a job for exact() or bound()")
         ref = float(hi.mean())
         sc = self._gap_scale(float(lo.mean()), ref, scale)
-        z = d_mean / d_se
-        return self._record(Claim(statement, "paired", float(lo.mean()), ref, source, d_se, n_se * d_se,
-                                  f"t >= {n_se:g}", z, n_se * d_se / sc, bool(z >= n_se), int(lo.size),
-                                  why_loose))
+        c = _threshold(n_se, lo.size - 1)
+        t = d_mean / d_se
+        return self._record(Claim(statement, "paired", float(lo.mean()), ref, source, d_se, c * d_se,
+                                  _rule("t >=", c, n_se, lo.size - 1), t, c * d_se / sc, bool(t >= c),
+                                  int(lo.size), _why(why_loose)))
 
     def slope(self, statement: str, x, y, reference: float, *, source: str, y_se=None,
               n_se: float = 5.0, why_loose: str = "") -> Claim:
         """The least-squares slope of ``y`` on ``x`` agrees with ``reference``.
 
         With ``y_se`` the fit is weighted (weights 1/se²) and the slope's standard error is
-        :math:`\\sqrt{[(X^\\top W X)^{-1}]_{11}}`, from the known errors; without it the
-        standard error comes from the residuals (at least 3 points).
+        :math:`\\sqrt{[(X^\\top W X)^{-1}]_{11}}`, inflated by the Birge ratio
+        :math:`\\sqrt{\\max(1, \\chi^2/(n-2))}` when the line does not describe the points within
+        their errors (Birge 1932; the Particle Data Group's scale factor), so a curved relation
+        cannot hide behind small error bars. Without ``y_se`` the standard error comes from the
+        residuals and the threshold is the Student-t quantile with n - 2 degrees of freedom.
         """
         statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
         xv, yv = _array("x", x).ravel(), _array("y", y).ravel()
         reference = _float("reference", reference)
         if xv.shape != yv.shape or xv.size < 3:
             raise ValueError(f"x and y must have equal length >= 3, got {xv.size}, {yv.size}")
+        if np.ptp(xv) == 0:
+            raise ValueError("x must not be constant (no slope to fit)")
+        if reference == 0:
+            raise ValueError("reference slope must be non-zero (the error is relative to it)")
         X = np.column_stack([np.ones_like(xv), xv])
+        nu = xv.size - 2
         if y_se is not None:
             s = np.broadcast_to(_array("y_se", y_se), yv.shape)
             if np.any(s <= 0):
@@ -401,19 +459,23 @@ class ClaimLog:
             w = 1 / s**2
             cov = np.linalg.inv(X.T @ (X * w[:, None]))
             coef = cov @ (X.T @ (w * yv))
+            chi2 = float((w * (yv - X @ coef) ** 2).sum())
+            birge = math.sqrt(max(1.0, chi2 / nu)) if nu > 0 else 1.0
+            se = float(math.sqrt(cov[1, 1])) * birge
+            c, rule = n_se, f"|z| <= {n_se:g}" + (f" (s.e. × Birge ratio {birge:.2g})" if birge > 1 else "")
         else:
             coef, *_ = np.linalg.lstsq(X, yv, rcond=None)
             resid = yv - X @ coef
-            cov = np.linalg.inv(X.T @ X) * (resid @ resid) / (xv.size - 2)
-        b, se = float(coef[1]), float(math.sqrt(cov[1, 1]))
+            cov = np.linalg.inv(X.T @ X) * (resid @ resid) / nu
+            se = float(math.sqrt(cov[1, 1]))
+            c = _threshold(n_se, nu)
+            rule = _rule("|t| <=", c, n_se, nu)
         if se == 0:
             raise ValueError("the slope's standard error is zero (exact data: use exact())")
-        if reference == 0:
-            raise ValueError("reference slope must be non-zero (the error is relative to it)")
+        b = float(coef[1])
         z = (b - reference) / se
-        return self._record(Claim(statement, "slope", b, reference, source, se, n_se * se,
-                                  f"|z| <= {n_se:g}", z, n_se * se / abs(reference),
-                                  bool(abs(z) <= n_se), int(xv.size), why_loose))
+        return self._record(Claim(statement, "slope", b, reference, source, se, c * se, rule, z,
+                                  c * se / abs(reference), bool(abs(z) <= c), int(xv.size), _why(why_loose)))
 
     def distribution(self, statement: str, observed, expected, *, source: str, n_se: float = 5.0,
                      ddof: int = 0, why_loose: str = "") -> Claim:
@@ -423,7 +485,9 @@ class ClaimLog:
         :math:`z = (\\chi^2 - \\nu)/\\sqrt{2\\nu}` and the check is :math:`z \\le n_{se}`. A
         relative error :math:`\\delta` in every bin adds about :math:`N\\delta^2` to
         :math:`\\chi^2` (N counts in all), so the detectable error is
-        :math:`\\sqrt{n_{se}\\sqrt{2\\nu}/N}`. Bins should expect at least 5 counts each.
+        :math:`\\sqrt{n_{se}\\sqrt{2\\nu}/N}` (at that size the check fails about half the time).
+        ``observed`` must be counts (integers) of one sample, and ``expected`` must add up to
+        the same total (put the tails in end bins). Bins should expect at least 5 counts.
         Reference: Cochran (1952), *Ann. Math. Statist.* 23, 315.
         """
         statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
@@ -432,8 +496,16 @@ class ClaimLog:
             raise ValueError(f"observed and expected must have equal length >= 2, got {o.size}, {e.size}")
         if np.any(e <= 0) or np.any(o < 0):
             raise ValueError("expected counts must be > 0 and observed counts >= 0")
+        if not np.all(o == np.round(o)):
+            raise ValueError("observed must be integer counts of one sample (averaged histograms "
+                             "understate the noise of chi-squared)")
         if e.min() < 5:
             raise ValueError(f"expected counts must be >= 5 per bin for the chi-squared test, got {e.min():.3g}")
+        if abs(o.sum() - e.sum()) > 1e-6 * o.sum():
+            raise ValueError(f"observed and expected totals differ ({o.sum():.6g} vs {e.sum():.6g}): "
+                             "normalize expected to the observed total, tails included")
+        if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof < 0:
+            raise ValueError(f"ddof must be an integer >= 0, got {ddof!r}")
         nu = o.size - 1 - int(ddof)
         if nu < 1:
             raise ValueError(f"ddof leaves {nu} degrees of freedom")
@@ -442,31 +514,45 @@ class ClaimLog:
         z = (chi2 - nu) / se
         return self._record(Claim(statement, "distribution", chi2, float(nu), source, se, n_se * se,
                                   f"z <= {n_se:g}", z, math.sqrt(n_se * se / e.sum()), bool(z <= n_se),
-                                  int(o.size), why_loose))
+                                  int(o.size), _why(why_loose)))
 
-    def bound(self, statement: str, measured: float, bound: float, *, source: str, se: float = 0.0,
-              side: str = "upper", n_se: float = 5.0, rtol: float = 0.0, why_loose: str = "") -> Claim:
-        """``measured`` respects ``bound`` (from above for ``side="upper"``), up to ``n_se`` s.e.
+    def bound(self, statement: str, measured: float, bound: float, *, source: str, se: float | None = None,
+              side: str = "upper", n_se: float = 5.0, dof: int | None = None, rtol: float = 0.0,
+              deterministic: bool = False, why_loose: str = "") -> Claim:
+        """``measured`` respects ``bound`` (from above for ``side="upper"``), up to ``c`` s.e.
 
-        The check is :math:`m \\le b + n_{se}\\,\\mathrm{se} + \\mathrm{rtol}\\,|b|` (mirrored for
+        The check is :math:`m \\le b + c\\,\\mathrm{se} + \\mathrm{rtol}\\,|b|` (mirrored for
         ``side="lower"``); the detectable violation is the same allowance relative to ``|b|``.
+        A bound needs one of: a standard error ``se`` of ``measured - bound``; ``deterministic=True``
+        for a quantity with no randomness (then only ``rtol`` is allowed); or, for a random
+        quantity from a single run, ``why_loose`` saying so — the table then shows its detectable
+        error as "not assessed".
         """
         statement, source, n_se = _text("statement", statement), _text("source", source), _n_se(n_se)
-        m, b, se, rtol = _float("measured", measured), _float("bound", bound), _float("se", se), _float("rtol", rtol)
-        if se < 0 or rtol < 0:
-            raise ValueError(f"se and rtol must be >= 0, got {se}, {rtol}")
+        m, b, rtol = _float("measured", measured), _float("bound", bound), _float("rtol", rtol)
+        if se is not None:
+            se = _float("se", se)
+            if se <= 0:
+                raise ValueError(f"se must be > 0, got {se} (use deterministic=True for a quantity without noise)")
+            if deterministic:
+                raise ValueError("a deterministic bound has no se")
+        if rtol < 0:
+            raise ValueError(f"rtol must be >= 0, got {rtol}")
         if side not in ("upper", "lower"):
             raise ValueError(f"side must be 'upper' or 'lower', got {side!r}")
         if b == 0:
             raise ValueError("bound must be non-zero (the allowance is relative to it)")
-        allow = n_se * se + rtol * abs(b)
+        c = _threshold(n_se, dof) if se else 0.0
+        allow = c * (se or 0.0) + rtol * abs(b)
         margin = (b - m) if side == "upper" else (m - b)
-        score = margin / se if se > 0 else margin / abs(b)
+        score = margin / se if se else margin / abs(b)
         sign = "+" if side == "upper" else "-"
-        rule = (f"{'<=' if side == 'upper' else '>='} bound" + (f" {sign} {n_se:g} s.e." if se else "")
+        rule = (f"{'<=' if side == 'upper' else '>='} bound" + (f" {sign} {_rule('', c, n_se, dof).strip()} s.e."
+                                                              if se else "")
                 + (f" {sign} rtol {rtol:.1e}·|bound|" if rtol else ""))
-        return self._record(Claim(statement, "bound", m, b, source, se, allow, rule, score, allow / abs(b),
-                                  bool(margin >= -allow), 1, why_loose))
+        known = se is not None or deterministic
+        return self._record(Claim(statement, "bound", m, b, source, se or 0.0, allow, rule, score, allow / abs(b),
+                                  bool(margin >= -allow), 1, _why(why_loose), known))
 
     def magnitude(self, statement: str, measured: float, reference: float, factor: float, *,
                   source: str, why_loose: str) -> Claim:
@@ -489,9 +575,11 @@ class ClaimLog:
     # -- reporting ------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         """Totals: number of claims, how many passed, the loosest detectable error."""
-        loosest = max(self.claims, key=lambda c: c.detectable, default=None)
+        assessed = [c for c in self.claims if c.error_known]
+        loosest = max(assessed, key=lambda c: c.detectable, default=None)
         return {"chapter": self.chapter, "profile": self.profile, "device": self.device,
                 "claims": len(self.claims), "passed": sum(c.passed for c in self.claims),
+                "not_assessed": len(self.claims) - len(assessed),
                 "loosest": None if loosest is None else loosest.detectable,
                 "loosest_statement": None if loosest is None else loosest.statement}
 
@@ -528,15 +616,25 @@ def table_rows(claims: Sequence[dict[str, Any]]) -> list[list[str]]:
     rows = []
     for c in claims:
         statement = c["statement"] + (f" (loose: {c['why_loose']})" if c["why_loose"] else "")
-        measured = _fmt(c["measured"]) + (f" ± {_fmt(c['se'])}" if c["se"] else "")
-        score = ({"agree": "z = ", "order": "z = ", "paired": "t = ", "slope": "z = ",
-                  "distribution": "z = ", "bound": "margin ", "exact": "rel. diff. ",
-                  "magnitude": "log₁₀ ratio "}[c["kind"]] + f"{c['score']:+.2g}")
-        if c["kind"] == "distribution":
+        kind, se = c["kind"], c["se"]
+        if kind in ("order", "paired"):
+            measured = f"{_fmt(c['measured'])} vs {_fmt(c['reference'])} (s.e. of the gap {_fmt(se)})"
+            reference = f"the larger value — {c['source']}"
+        elif kind == "distribution":
             measured = f"χ² = {_fmt(c['measured'])} on {int(c['reference'])} d.o.f."
+            reference = f"χ² ≈ d.o.f. — {c['source']}"
+        else:
+            measured = _fmt(c["measured"]) + (f" ± {_fmt(se)}" if se else "")
+            reference = f"{_fmt(c['reference'])} — {c['source']}"
+        if kind == "bound":
+            label = "margin/s.e. " if se else "margin/|bound| "
+        else:
+            label = {"agree": "z = ", "order": "z = ", "paired": "t = ", "slope": "z = ",
+                     "distribution": "z = ", "exact": "rel. diff. ", "magnitude": "log₁₀ ratio "}[kind]
         n = f" (n = {c['n']})" if c["n"] > 1 else ""
-        rows.append([statement, c["kind"] + n, measured, f"{_fmt(c['reference'])} — {c['source']}",
-                     score + f" ({c['rule']})", format_detectable(c["detectable"]), "✓" if c["passed"] else "✗"])
+        detect = format_detectable(c["detectable"]) if c.get("error_known", True) else "not assessed (single run)"
+        rows.append([statement, kind + n, measured, reference, label + f"{c['score']:+.2g} ({c['rule']})",
+                     detect, "✓" if c["passed"] else "✗"])
     return rows
 
 
@@ -562,7 +660,7 @@ class ClaimsTable:
         caption = (f"{s['passed']} of {s['claims']} claims hold, computed at the "
                    f"<code>{html.escape(str(self.data['profile']))}</code> size on "
                    f"<code>{html.escape(str(self.data['device']))}</code>.")
-        payload = json.dumps(self.data).replace("</", "<\\/")
+        payload = json.dumps(self.data, allow_nan=False).replace("</", "<\\/")
         return (f'<div class="sgdnoise-claims"><p>{caption}</p>'
                 f'<table class="table sgdnoise-claims-table"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>"
