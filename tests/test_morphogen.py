@@ -6,7 +6,8 @@ from sgdnoise.morphogen import (berg_purcell_relative_error, berg_purcell_time, 
                                 exponential_slope, nanomolar_to_per_cubic_micron, poisson_relative_error,
                                 positional_error, positional_error_exponential, power_law_position,
                                 power_law_profile, power_law_slope, read_multiplicative, read_poisson, samples_needed,
-                                threshold_boundary_moments, threshold_boundary_sd_first_order)
+                                threshold_boundary_moments, threshold_boundary_sd_first_order,
+                                exponential_decoding_moments)
 
 X = np.linspace(0.005, 0.995, 100)  # 100 cells along the embryo, positions in egg lengths
 
@@ -99,6 +100,22 @@ def test_threshold_boundary_first_order_formula_is_the_small_noise_limit():
     assert sd == pytest.approx(first, rel=1e-3)
 
 
+def test_exponential_decoding_moments_series_and_monte_carlo():
+    # small noise: the series lam (s^2/2 + 3 s^4/4), lam s (1 + 5/4 s^2); the next terms are O(s^6),
+    # O(s^5) (relative 1e-8 at s = 0.01, checked to 1e-6)
+    m, sd = exponential_decoding_moments(0.01, 0.3)
+    assert m == pytest.approx(0.3 * (0.01 ** 2 / 2 + 0.75 * 0.01 ** 4), rel=1e-6)
+    assert sd == pytest.approx(0.3 * 0.01 * (1 + 1.25 * 0.01 ** 2), rel=1e-6)
+    # averaging n readings is the same as noise sigma/sqrt(n)
+    assert exponential_decoding_moments(0.1, 0.2, 4) == pytest.approx(exponential_decoding_moments(0.05, 0.2))
+    # Monte Carlo at 10 % noise, 10^6 decodings: mean to 5 s.e. (~10 % of the bias), sd to 5 s.e. (0.35 %)
+    r = read_multiplicative(np.ones(1_000_000), 0.1, np.random.default_rng(15))
+    err = exponential_position(r, 1.0, 0.2)
+    m, sd = exponential_decoding_moments(0.1, 0.2)
+    assert abs(err.mean() - m) < 5 * sd / 1e3
+    assert abs(err.std(ddof=1) - sd) < 5 * sd / np.sqrt(2e6)
+
+
 def test_poisson_readout_moments():
     r = read_poisson(np.full(50_000, 3.0), 10.0, np.random.default_rng(13), n_samples=5)
     assert abs(r.mean() - 3.0) < 5 * 3.0 * poisson_relative_error(3.0, 10.0, 5) / np.sqrt(50_000)
@@ -138,6 +155,8 @@ def test_bad_inputs():
         threshold_boundary_moments(X, exponential_profile(X), 0.1, 0.1, rows=0)
     with pytest.raises(ValueError, match="relative_noise"):
         threshold_boundary_moments(X, exponential_profile(X), 0.1, 0.0)
+    with pytest.raises(ValueError, match="relative_noise"):
+        exponential_decoding_moments(0.2)
     with pytest.raises(ValueError, match="spacing"):
         threshold_boundary_sd_first_order(0.02, 0.0)
     with pytest.raises(ValueError, match="time"):
