@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from sgdnoise.data import load_digits
-from sgdnoise.engineering import (class_subset, gradient_noise_summary, injection_variance, minibatch_noise_trace,
-                                  replace_head, second_moment_condition_number, smoothed_cross_entropy,
-                                  standardize_features)
+from sgdnoise.engineering import (augment_standardized, class_subset, feature_statistics, gradient_noise_summary,
+                                  injection_variance, minibatch_noise_trace, replace_head,
+                                  second_moment_condition_number, smoothed_cross_entropy, standardize_features)
+from sgdnoise.noise_sources import augment_digits
 from sgdnoise.gradients import per_example_grads
 from sgdnoise.models import make_model
 from sgdnoise.noise import covariance_matrix
@@ -114,3 +115,34 @@ def test_class_subset_and_replace_head():
         replace_head(m, 0)
     with pytest.raises(ValueError, match="model"):
         replace_head(make_model("logistic", 4, 2, device="cpu"), 2)
+
+
+def test_feature_statistics_match_numpy_and_standardize_features():
+    X = torch.tensor([[1.0, 5.0, 0.0], [3.0, 5.0, 2.0], [8.0, 5.0, 1.0]], dtype=torch.float64)
+    mean, std = feature_statistics(X)
+    ref_std = X.numpy().std(axis=0)                     # numpy, ddof = 0
+    assert np.allclose(mean.numpy(), X.numpy().mean(0)) and np.allclose(std.numpy(), np.where(ref_std > 0, ref_std, 1))
+    assert torch.allclose((X - mean) / std, standardize_features(X)[0])
+    with pytest.raises(ValueError, match="X_train"):
+        feature_statistics(torch.zeros(1, 3))
+
+
+def test_augment_standardized_acts_on_the_raw_pixels():
+    raw = load_digits(device="cpu", standardize=False).X_train[:50].double()
+    mean, std = feature_statistics(raw)
+    z = (raw - mean) / std
+    # identity without shift or rotation
+    assert torch.allclose(augment_standardized(z, mean, std, None, 0.0, 0.0), z, atol=1e-10)
+    # the same as augmenting the raw pixels with zero padding, then standardizing
+    a = augment_standardized(z, mean, std, torch.Generator().manual_seed(5))
+    b = (augment_digits(raw, generator=torch.Generator().manual_seed(5), padding="zeros") - mean) / std
+    assert torch.allclose(a, b, atol=1e-10)
+    # a blank image stays blank: its standardized value -mean/std at every pixel, whatever the draw
+    blank = ((torch.zeros(3, 64, dtype=torch.float64) - mean) / std)
+    assert torch.allclose(augment_standardized(blank, mean, std, torch.Generator().manual_seed(6)), blank, atol=1e-10)
+    # ... which augmenting the standardized pixels directly (border padding) does not keep
+    assert not torch.allclose(augment_digits(blank, generator=torch.Generator().manual_seed(6)), blank, atol=1e-3)
+    with pytest.raises(ValueError, match="mean and std"):
+        augment_standardized(z, mean[:10], std)
+    with pytest.raises(ValueError, match="std"):
+        augment_standardized(z, mean, torch.zeros(64, dtype=torch.float64))

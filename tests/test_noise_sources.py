@@ -124,3 +124,22 @@ def test_generator_dropout_keeps_a_fraction_and_rescales():
         GeneratorDropout(1.0, torch.Generator())
     with pytest.raises(ValueError, match="generator"):
         GeneratorDropout(0.1, None)
+
+
+def test_augment_zero_padding_loses_exactly_the_shifted_out_mass():
+    # An all-ones image shifted by (sx, sy) pixels, |s| <= 1, no rotation: with zeros outside, bilinear
+    # sampling keeps the overlap of two 8x8 squares, (8 - |sx|)(8 - |sy|); with border padding all 64.
+    n = 200
+    X = torch.ones(n, 64, dtype=torch.float64)
+    g = torch.Generator().manual_seed(4)
+    u = torch.rand(n, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2 - 1  # the draws used
+    out = augment_digits(X, max_shift=1.0, max_rotation=0.0, generator=g, padding="zeros")
+    expected = (8 - u[:, 1].abs()) * (8 - u[:, 2].abs())
+    assert torch.allclose(out.sum(1), expected, atol=1e-10)
+    kept = augment_digits(X, max_shift=1.0, max_rotation=0.0, generator=torch.Generator().manual_seed(4))
+    assert torch.allclose(kept, X, atol=1e-12)
+
+
+def test_augment_bad_padding():
+    with pytest.raises(ValueError, match="padding"):
+        augment_digits(torch.zeros(3, 64), padding="reflect")

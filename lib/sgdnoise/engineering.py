@@ -6,7 +6,8 @@ The knobs are options of the one training loop (:func:`sgdnoise.training.train_s
   variance schedule :math:`\sigma_t^2 = c/(1+t)^\gamma` is :func:`injection_variance`
   (Neelakantan et al. 2015);
 * label smoothing, a loss (:func:`smoothed_cross_entropy`, Szegedy et al. 2016);
-* data augmentation, ``transform=`` with :func:`sgdnoise.noise_sources.augment_digits`;
+* data augmentation, ``transform=`` with :func:`augment_standardized` (the shifts and rotations of
+  :func:`sgdnoise.noise_sources.augment_digits`, applied to the raw pixels);
 * feature standardization, :func:`standardize_features` (and ``load_digits(standardize=...)``),
   whose effect on the curvature is :func:`second_moment_condition_number`;
 * batch normalization, ``make_model("mlp", ..., batch_norm=True)``;
@@ -153,6 +154,76 @@ def standardize_features(X_train: torch.Tensor, X_test: torch.Tensor | None = No
             raise ValueError(f"X_test must be a tensor of shape (M, {X_train.shape[1]})")
         out_test = (X_test - mean) / std
     return (X_train - mean) / std, out_test
+
+
+def feature_statistics(X_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The per-feature training mean and standard deviation used by :func:`standardize_features`.
+
+    :math:`\mu_j` and :math:`s_j = \sqrt{\frac1N\sum_i (x_{ij}-\mu_j)^2}`, with :math:`s_j`
+    replaced by 1 for features constant in training, so that :math:`(x - \mu)/s` is the
+    standardization and :math:`x = s\,z + \mu` its exact inverse.
+
+    Examples
+    --------
+    >>> mean, std = feature_statistics(torch.tensor([[1.0, 5.0], [3.0, 5.0]]))
+    >>> mean.tolist(), std.tolist()
+    ([2.0, 5.0], [1.0, 1.0])
+    """
+    if not isinstance(X_train, torch.Tensor) or X_train.ndim != 2 or X_train.shape[0] < 2:
+        raise ValueError("X_train must be a tensor of shape (N, d) with N >= 2")
+    check_finite("X_train", X_train)
+    std = X_train.std(0, unbiased=False)
+    return X_train.mean(0), torch.where(std > 0, std, torch.ones_like(std))
+
+
+def augment_standardized(X: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                         generator: torch.Generator | None = None, max_shift: float = 1.0,
+                         max_rotation: float = 15.0, side: int = 8) -> torch.Tensor:
+    r"""Augment standardized images in raw pixel space: un-standardize, shift and rotate, standardize.
+
+    .. math::  x' = \big(A_\theta(s \odot z + \mu) - \mu\big) / s,
+
+    where :math:`z` is a standardized image, :math:`\mu, s` the training statistics
+    (:func:`feature_statistics`) and :math:`A_\theta` the random shift and rotation of
+    :func:`sgdnoise.noise_sources.augment_digits` with zero padding (the raw background).
+    Augmenting the standardized pixels directly would move a value scaled by one pixel's
+    statistics onto another pixel, and a blank border would not stay blank.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, side²)
+        Standardized images.
+    mean, std : torch.Tensor, shape (side²,)
+        The statistics they were standardized with (``std > 0``).
+    generator : torch.Generator, optional
+    max_shift, max_rotation, side
+        As in :func:`sgdnoise.noise_sources.augment_digits`.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, side²)
+
+    References
+    ----------
+    Simard, Steinkraus & Platt (2003), ICDAR; LeCun, Bottou, Orr & Müller (1998), §4.3.
+
+    Examples
+    --------
+    >>> raw = torch.zeros(2, 64); raw[0, 27] = 16.0
+    >>> mean, std = raw.mean(0), torch.full((64,), 2.0)
+    >>> z = (raw - mean) / std
+    >>> out = augment_standardized(z, mean, std, torch.Generator().manual_seed(0))
+    >>> bool(torch.equal(out[1], z[1]))   # a blank image stays blank
+    True
+    """
+    from .noise_sources import augment_digits
+
+    if mean.shape != (X.shape[-1],) or std.shape != (X.shape[-1],):
+        raise ValueError(f"mean and std must have shape ({X.shape[-1]},), got {tuple(mean.shape)}, {tuple(std.shape)}")
+    if not bool((std > 0).all()):
+        raise ValueError("std must be > 0 everywhere")
+    raw = augment_digits(X * std + mean, max_shift, max_rotation, generator=generator, side=side, padding="zeros")
+    return (raw - mean) / std
 
 
 def second_moment_condition_number(X: torch.Tensor, rtol: float = 1e-9) -> float:
