@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sgdnoise.data import make_linear_regression
-from sgdnoise.ensemble import least_squares_sgd, least_squares_stationary_excess, steps_to_target
+from sgdnoise.ensemble import (least_squares_expected_excess, least_squares_sgd, least_squares_stationary_excess,
+                               steps_to_target)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,54 @@ def test_bad_inputs(prob):
         steps_to_target(X, y, w, lrs=[0.1, -1.0], batch_size=2, target=0.1, n_seeds=2, max_steps=5)
     with pytest.raises(ValueError, match="lr"):
         least_squares_stationary_excess(X, y, w, 0.0, 2)
+
+
+@pytest.mark.parametrize("batch_size", [2, 16])
+def test_expected_excess_matches_simulation_in_the_transient(prob, batch_size):
+    # Independent check: the mean of 40000 simulated runs at steps 1, 5 and 30 (transient and
+    # near-stationary) agrees within 5 s.e.; the s.e. is 0.2-0.5 % of the value, so a relative
+    # error of about 2 % (e.g. the cross term K(m) dropped, or 1/B for (1 - 1/B)) would fail.
+    X, y, w = prob.X, prob.y, prob.w_opt
+    R, at = 40000, [1, 5, 30]
+    exact = least_squares_expected_excess(X, y, w, lr=0.2, batch_size=batch_size, steps=30, record_at=at)[0]
+    tr = least_squares_sgd(X, y, w, lr=0.2, batch_size=batch_size, steps=30, n_runs=R, record_at=at,
+                           generator=gen(3), device="cpu")
+    m, se = tr.excess.mean(0), tr.excess.std(0, ddof=1) / np.sqrt(R)
+    assert np.all(np.abs(m - exact) < 5 * se), (m, exact, se)
+
+
+def test_expected_excess_first_step_closed_form_and_fixed_point(prob):
+    # Step 1 from w0 = 0 by the explicit formula of test_mean_iterate_follows_gradient_descent
+    # (mean part + eta^2/(2B) tr(H Cov_i g_i(w0))), to float64 rounding; a long constant-rate run
+    # ends at the linear-solve fixed point of least_squares_stationary_excess (another code path).
+    X, y, w = prob.X, prob.y, prob.w_opt
+    n, eta, b = X.shape[0], 0.2, 3
+    H = (X.T @ X / n).double()
+    m1 = -w.double() + eta * H @ w.double()
+    g = (X * (-y)[:, None]).double()
+    D = g - g.mean(0)
+    step1 = 0.5 * float(m1 @ H @ m1) + eta ** 2 / (2 * b) * float(((D @ H) * D).sum(1).mean())
+    curve = least_squares_expected_excess(X, y, w, lr=[eta, 0.05], batch_size=b, steps=4000, record_at=[0, 1, 4000])
+    assert curve.shape == (2, 3)
+    assert curve[0, 0] == pytest.approx(0.5 * float(w.double() @ H @ w.double()), rel=1e-12)
+    assert curve[0, 1] == pytest.approx(step1, rel=1e-10)
+    for k, rate in enumerate([eta, 0.05]):
+        assert curve[k, 2] == pytest.approx(least_squares_stationary_excess(X, y, w, rate, b), rel=1e-8)
+
+
+def test_expected_excess_schedules_and_bad_input(prob):
+    X, y, w = prob.X, prob.y, prob.w_opt
+    # A batch-size schedule equal to a constant gives the same curve.
+    a = least_squares_expected_excess(X, y, w, lr=lambda t: 0.1, batch_size=lambda t: 4, steps=50)
+    b = least_squares_expected_excess(X, y, w, lr=0.1, batch_size=4, steps=50)
+    assert np.array_equal(a, b)
+    lam_max = float(torch.linalg.eigvalsh(X.T @ X / X.shape[0])[-1])
+    assert np.isinf(least_squares_expected_excess(X, y, w, lr=2.5 / lam_max, batch_size=64, steps=3000)[0, -1])
+    with pytest.raises(ValueError, match="steps"):
+        least_squares_expected_excess(X, y, w, lr=0.1, batch_size=4, steps=0)
+    with pytest.raises(ValueError, match="record_at"):
+        least_squares_expected_excess(X, y, w, lr=0.1, batch_size=4, steps=5, record_at=[6])
+    with pytest.raises(ValueError, match="w0"):
+        least_squares_expected_excess(X, y, w, lr=0.1, batch_size=4, steps=5, w0=torch.zeros(2))
+    with pytest.raises(ValueError, match="lr"):
+        least_squares_expected_excess(X, y, w, lr=-0.1, batch_size=4, steps=5)

@@ -73,3 +73,22 @@ def test_batch_norm_variant_shapes_and_layers():
 def test_batch_norm_needs_mlp():
     with pytest.raises(ValueError, match="batch_norm"):
         make_model("logistic", 64, 10, batch_norm=True, device="cpu")
+
+
+def test_make_model_activation():
+    # The default stays ReLU (same weights as before the option existed); tanh swaps only the
+    # nonlinearity, so with the same seed the weights are identical and the outputs differ.
+    import torch as _torch
+    from sgdnoise.models import make_model as _make, get_flat_params as _flat
+    relu = _make("mlp", 5, 3, hidden=(4,), seed=1, device="cpu")
+    tanh = _make("mlp", 5, 3, hidden=(4,), seed=1, device="cpu", activation="tanh")
+    assert any(isinstance(m, _torch.nn.Tanh) for m in tanh.modules())
+    assert not any(isinstance(m, _torch.nn.Tanh) for m in relu.modules())
+    assert _torch.equal(_flat(relu), _flat(tanh))
+    x = _torch.randn(7, 5, generator=_torch.Generator().manual_seed(0))
+    with _torch.no_grad():
+        assert _torch.allclose(tanh.net[2](_torch.tanh(tanh.net[0](x))), tanh(x))
+    with pytest.raises(ValueError, match="activation"):
+        _make("logistic", 5, 3, device="cpu", activation="tanh")
+    with pytest.raises(ValueError, match="activation"):
+        _make("mlp", 5, 3, device="cpu", activation="sigmoid")

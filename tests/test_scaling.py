@@ -139,3 +139,20 @@ def test_bad_inputs(grads):
         scaling.best_steps(np.ones((3, 4)))
     with pytest.raises(ValueError, match="n_boot"):
         scaling.bootstrap_critical_batch([1, 2], np.ones((2, 1, 3)), n_boot=1)
+
+
+def test_noise_scale_hessian_against_brute_force():
+    # Independent path: Sigma as an explicit covariance matrix (torch.cov, ddof 0) and tr(H Sigma)
+    # by a matrix product, against the function's per-example contraction; float64 rounding only.
+    from sgdnoise.scaling import noise_scale, noise_scale_hessian
+    gen = torch.Generator().manual_seed(0)
+    g = torch.randn(50, 4, generator=gen, dtype=torch.float64) + 0.3
+    A = torch.randn(4, 4, generator=gen, dtype=torch.float64)
+    H = A @ A.T
+    Sigma = torch.cov(g.T, correction=0)
+    G = g.mean(0)
+    expected = float(torch.trace(H @ Sigma) / (G @ H @ G))
+    assert noise_scale_hessian(g, H) == pytest.approx(expected, rel=1e-12)
+    assert noise_scale_hessian(g, 3 * torch.eye(4)) == pytest.approx(noise_scale(g), rel=1e-12)
+    with pytest.raises(ValueError, match="hessian"):
+        noise_scale_hessian(g, torch.eye(3))

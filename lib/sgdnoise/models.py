@@ -87,8 +87,10 @@ class MLP(nn.Module):
 
 def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int] = (32,), seed: int = 0,
                device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
-               batch_norm: bool = False) -> nn.Module:
+               batch_norm: bool = False, activation: str = "relu") -> nn.Module:
     """Build a seeded model: ``"logistic"`` or ``"mlp"`` (``batch_norm=True``: the MLP with batch norm).
+
+    ``activation`` (``"relu"``, ``"tanh"`` or ``"gelu"``) is the MLP's hidden nonlinearity.
 
     The initialization is drawn from a private ``torch.Generator`` seeded with ``seed`` (the
     global RNG is left untouched), so the same seed always gives the same weights.
@@ -102,10 +104,13 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
     device = torch.device(device) if device is not None else default_device()
     if kind not in ("logistic", "mlp"):
         raise ValueError(f"kind must be 'logistic' or 'mlp', got {kind!r}")
+    if activation != "relu" and kind != "mlp":
+        raise ValueError(f"activation={activation!r} needs kind='mlp'")
     if batch_norm and kind != "mlp":
         raise ValueError("batch_norm=True needs kind='mlp'")
     with torch.random.fork_rng(devices=[]):  # the modules' own default init must not move the global RNG
         model = LogisticRegression(n_features, n_classes) if kind == "logistic" else MLP((n_features, *hidden, n_classes),
+                                                                                      activation=activation,
                                                                                       batch_norm=batch_norm)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -2,6 +2,7 @@ r"""Batch-size scaling: the gradient noise scale, scaling rules and the critical
 
 * :func:`noise_scale` — :math:`B_{\text{simple}} = \operatorname{tr}\Sigma/\lVert G\rVert^2` from
   per-example gradients, :func:`noise_scale_of_model` straight from a model;
+  :func:`noise_scale_hessian` — the Hessian-weighted :math:`B_{\text{noise}} = \operatorname{tr}(H\Sigma)/G^\top HG`;
 * :func:`two_batch_estimates` — unbiased :math:`\lVert G\rVert^2` and :math:`\operatorname{tr}\Sigma`
   from gradient norms at two batch sizes (McCandlish et al. 2018, Appendix A), smoothed over steps
   with :func:`ema`; :class:`NoiseScaleLogger` records them during :func:`sgdnoise.training.train_sgd`;
@@ -50,6 +51,46 @@ def noise_scale(grads: torch.Tensor) -> float:
     g2 = float(G.square().sum())
     tr = float((g - G).square().sum(1).mean())
     return tr / g2 if g2 > 0 else float("inf")
+
+
+def noise_scale_hessian(grads: torch.Tensor, hessian: torch.Tensor) -> float:
+    r"""The Hessian-weighted noise scale :math:`B_{\text{noise}} = \operatorname{tr}(H\Sigma)/G^\top H G`.
+
+    For a locally quadratic loss, a step :math:`-\epsilon\hat g_B` changes the expected loss by
+    :math:`-\epsilon\lVert G\rVert^2 + \frac{\epsilon^2}{2}(G^\top HG + \operatorname{tr}(H\Sigma)/B)`;
+    at the best :math:`\epsilon` the decrease is :math:`\Delta L_{\max}/(1 + B_{\text{noise}}/B)`
+    with :math:`\Delta L_{\max} = \lVert G\rVert^4/(2G^\top HG)` (McCandlish et al. 2018, eq. 2.6).
+    :func:`noise_scale` is the special case :math:`H \propto I`.
+
+    Parameters
+    ----------
+    grads : torch.Tensor, shape (N, d)
+        Per-example gradients.
+    hessian : torch.Tensor, shape (d, d)
+        Symmetric Hessian of the mean loss at the same point.
+
+    Returns
+    -------
+    float
+        ``inf`` if :math:`G^\top HG = 0`.
+
+    Examples
+    --------
+    >>> g = torch.tensor([[1.0, 0.0], [3.0, 0.0]])      # G = (2, 0), Sigma = diag(1, 0)
+    >>> noise_scale_hessian(g, torch.eye(2)) == noise_scale(g)
+    True
+    >>> noise_scale_hessian(torch.tensor([[1.0, 1.0], [3.0, -1.0]]), torch.diag(torch.tensor([1.0, 4.0])))
+    1.25
+    """
+    g = _check_grads(grads).double()
+    h = torch.as_tensor(hessian).to(g.device).double()
+    if h.shape != (g.shape[1], g.shape[1]):
+        raise ValueError(f"hessian must have shape ({g.shape[1]}, {g.shape[1]}), got {tuple(h.shape)}")
+    G = g.mean(0)
+    D = g - G
+    gHg = float(G @ h @ G)
+    trHS = float(((D @ h) * D).sum(1).mean())
+    return trHS / gHg if gHg > 0 else float("inf")
 
 
 def noise_scale_of_model(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
