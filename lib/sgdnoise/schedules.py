@@ -145,7 +145,11 @@ def warmup_lr(schedule: Schedule, warmup_steps: int) -> Schedule:
     r"""A linear warm-up: :math:`\eta_t = \frac{t+1}{W}\,\text{schedule}(t)` for :math:`t < W`, then the schedule.
 
     Goyal et al. (2017) warm up from a small rate so that large-batch training with the linearly
-    scaled rate does not blow up in the first steps, when the curvature is largest.
+    scaled rate does not blow up in the first steps. The mechanism is not that the curvature is
+    largest early (at a fixed rate the sharpness often *rises*, to 2/η; Cohen et al. 2021): while
+    the rate is small the network can move to flatter regions, each crossing of
+    :math:`\eta_t\lambda_{\max} = 2` pushing the sharpness back below :math:`2/\eta_t`, so the target
+    rate is stable when it arrives (Gilmer et al. 2021; Kalra & Barkeshli 2024).
 
     Examples
     --------
