@@ -3,7 +3,7 @@ import pytest
 
 from sgdnoise.vqe import (CNOT, PauliHamiltonian, apply_cnot, apply_single_qubit_gate, basis_state, energy,
                           energy_estimator_variance, energy_function, exact_ground_energy, h2_hamiltonian,
-                          h2_omalley2016_hamiltonian, h2_sto3g_fci_energy,
+                          h2_fci_energy, h2_omalley2016_hamiltonian, h2_sto3g_fci_energy,
                           hardware_efficient_n_params, hardware_efficient_state, one_parameter_state,
                           optimize_with_shot_budget, parameter_shift_gradient, parameter_shift_variance,
                           pauli_expectations, pauli_matrix, ry_matrix, sample_energy, sample_pauli_estimates,
@@ -33,6 +33,21 @@ def test_sto3g_fci_from_integrals_matches_the_qubit_hamiltonian_and_the_literatu
     assert h2_sto3g_fci_energy(1.4 * 0.529177210903) == pytest.approx(-1.1373, abs=6e-5)
     # dissociation (20 A): two neutral STO-3G hydrogen atoms, 2 x (-0.466582) Ha (6 digits printed)
     assert h2_sto3g_fci_energy(20.0) == pytest.approx(2 * -0.466582, abs=2e-6)
+
+
+def test_fci_basis_argument_sto3g_and_sto6g():
+    # STO-3G unchanged through the basis argument; the wrapper is the same function
+    assert h2_fci_energy(0.735, "STO-3G") == pytest.approx(-1.137306, abs=5e-7)
+    assert h2_fci_energy(0.735) == h2_sto3g_fci_energy(0.735)
+    # STO-6G at 0.75 A: -1.145742 Ha from an independent STO-nG integral + 16x16 Fock-space CI script
+    assert h2_fci_energy(0.75, "STO-6G") == pytest.approx(-1.14574, abs=1e-5)
+    # O'Malley et al. (2016) print an STO-6G Hamiltonian: its 4-decimal table agrees within the
+    # Weyl rounding bound 6 x 5e-5 Ha, and lies far below STO-3G (different basis)
+    e_table = exact_ground_energy(h2_omalley2016_hamiltonian())
+    assert e_table == pytest.approx(h2_fci_energy(0.75, "STO-6G"), abs=3e-4)
+    assert h2_fci_energy(0.75, "STO-3G") - e_table > 8e-3
+    with pytest.raises(ValueError, match="basis"):
+        h2_fci_energy(0.75, "6-31G")
 
 
 def test_omalley_table_ground_energy_closed_form():
