@@ -146,3 +146,39 @@ def test_augment_standardized_acts_on_the_raw_pixels():
         augment_standardized(z, mean[:10], std)
     with pytest.raises(ValueError, match="std"):
         augment_standardized(z, mean, torch.zeros(64, dtype=torch.float64))
+
+
+def test_augmentation_noise_split_is_the_law_of_total_variance():
+    from sgdnoise.engineering import augmentation_noise_split
+    torch.manual_seed(0)
+    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
+    X, y = torch.randn(40, 4, dtype=torch.float64), torch.randint(0, 3, (40,))
+    # the same draws computed directly: pooled covariance of all N*M gradients (divisor N*M)
+    gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    s = augmentation_noise_split(m, F.cross_entropy, X, y,
+                                 lambda x: x + 0.3 * torch.randn(x.shape, generator=gen_a, dtype=x.dtype), 4)
+    G = torch.stack([per_example_grads(m, F.cross_entropy, X + 0.3 * torch.randn(X.shape, generator=gen_b, dtype=X.dtype), y)
+                     for _ in range(4)])                                   # (M, N, d)
+    pooled = float((G - G.mean((0, 1))).square().sum(-1).mean())
+    within = float((G - G.mean(0)).square().sum(-1).sum(0).mean() / 3)
+    assert math.isclose(s["total"], pooled, rel_tol=1e-10) and math.isclose(s["within"], within, rel_tol=1e-10)
+    assert s["within"] > 0
+    # no augmentation: nothing within, and between is the plain tr Sigma
+    s0 = augmentation_noise_split(m, F.cross_entropy, X, y, lambda x: x, 2)
+    assert abs(s0["within"]) < 1e-12
+    assert math.isclose(s0["between"], gradient_noise_summary(m, F.cross_entropy, X, y)["trace_sigma"], rel_tol=1e-9)
+    with pytest.raises(ValueError, match="draws"):
+        augmentation_noise_split(m, F.cross_entropy, X, y, lambda x: x, 1)
+
+
+def test_minibatch_noise_trace_blocks_add_up():
+    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64, batch_norm=True)
+    X, y = torch.randn(60, 4, dtype=torch.float64), torch.randint(0, 3, (60,))
+    full, g2 = minibatch_noise_trace(m, F.cross_entropy, X, y, 8, 20, torch.Generator().manual_seed(3))
+    ps = [p for p in m.parameters() if p.requires_grad]
+    parts = [minibatch_noise_trace(m, F.cross_entropy, X, y, 8, 20, torch.Generator().manual_seed(3), params=[p])
+             for p in ps]
+    assert math.isclose(sum(t for t, _ in parts), full, rel_tol=1e-9)
+    assert math.isclose(sum(g for _, g in parts), g2, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="params"):
+        minibatch_noise_trace(m, F.cross_entropy, X, y, 8, 20, params=[])
