@@ -146,10 +146,12 @@ def warmup_lr(schedule: Schedule, warmup_steps: int) -> Schedule:
 
     Goyal et al. (2017) warm up from a small rate so that large-batch training with the linearly
     scaled rate does not blow up in the first steps. The mechanism is not that the curvature is
-    largest early (at a fixed rate the sharpness often *rises*, to 2/η; Cohen et al. 2021): while
-    the rate is small the network can move to flatter regions, each crossing of
-    :math:`\eta_t\lambda_{\max} = 2` pushing the sharpness back below :math:`2/\eta_t`, so the target
-    rate is stable when it arrives (Gilmer et al. 2021; Kalra & Barkeshli 2024).
+    largest early (at a fixed rate the sharpness often *rises*, to 2/η; Cohen et al. 2021): the
+    warm-up gives the network time to move to flatter regions before the rate is large. The
+    sharpness need not stay below :math:`2/\eta_t` meanwhile: :math:`\eta_t\lambda_{\max}` can
+    overshoot 2 for tens of steps until a loss spike (a catapult) throws the weights to a flatter
+    region, after which it hovers just above 2, so the target rate is stable when it arrives
+    (Gilmer et al. 2021; Kalra & Barkeshli 2024; chapter 6 traces one such run).
 
     Examples
     --------
