@@ -29,6 +29,14 @@ from ._validate import check_finite, check_positive_float, check_positive_int
 from .device import default_device
 
 
+def _record_steps(record_at, steps: int) -> np.ndarray:
+    """The sorted steps to record (all of 0..steps by default), each in [0, steps]."""
+    record = np.arange(steps + 1) if record_at is None else np.unique(np.asarray(record_at, dtype=int))
+    if record.size == 0 or record.min() < 0 or record.max() > steps:
+        raise ValueError(f"record_at must lie in [0, steps] = [0, {steps}]")
+    return record
+
+
 def _check_problem(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor) -> None:
     if X.ndim != 2 or y.shape != (X.shape[0],) or w_opt.shape != (X.shape[1],):
         raise ValueError(f"X, y, w_opt must have shapes (N, d), (N,), (d,), got {tuple(X.shape)}, "
@@ -159,9 +167,7 @@ def least_squares_sgd(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, 
     n_runs = check_positive_int("n_runs", n_runs)
     lr_of = _as_schedule("lr", lr, check_positive_float)
     b_of = _as_schedule("batch_size", batch_size, check_positive_int)
-    record = np.arange(steps + 1) if record_at is None else np.unique(np.asarray(record_at, dtype=int))
-    if record.size == 0 or record.min() < 0 or record.max() > steps:
-        raise ValueError(f"record_at must lie in [0, steps] = [0, {steps}]")
+    record = _record_steps(record_at, steps)
     runs = _Runs(X, y, w_opt, n_runs, w0, generator, device)
     w_sum = torch.zeros_like(runs.w)
     out, out_avg, examples = [], [], []
@@ -385,9 +391,7 @@ def least_squares_expected_excess(X: torch.Tensor, y: torch.Tensor, w_opt: torch
     steps = check_positive_int("steps", steps)
     lr_of = _as_schedule("lr", lr, check_positive_float)
     b_of = _as_schedule("batch_size", batch_size, check_positive_int)
-    record = np.arange(steps + 1) if record_at is None else np.unique(np.asarray(record_at, dtype=int))
-    if record.size == 0 or record.min() < 0 or record.max() > steps:
-        raise ValueError(f"record_at must lie in [0, steps] = [0, {steps}]")
+    record = _record_steps(record_at, steps)
     Xd, yd, wd = X.detach().double().cpu(), y.detach().double().cpu(), w_opt.detach().double().cpu()
     n, d = Xd.shape
     H = Xd.T @ Xd / n
