@@ -15,8 +15,8 @@ which fails the strict builds of ``make test``.
 from __future__ import annotations
 
 import json
-import posixpath
 import re
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.addnodes import pending_xref
@@ -98,7 +98,7 @@ def ledger_outdated(app, env, added, changed, removed):
     return []
 
 
-def _table(header, rows, classes=("colwidths-auto",)) -> nodes.table:
+def _table(header, rows, classes=("colwidths-auto", "sgdnoise-ledger")) -> nodes.table:
     table = nodes.table(classes=list(classes))
     tgroup = nodes.tgroup(cols=len(header))
     table += tgroup
@@ -167,7 +167,8 @@ class LedgerPostTransform(SphinxPostTransform):
                            format_detectable(loosest[0]) + (f" ({loosest[1]}, {loosest[2]})" if loosest[1] else ""),
                            "", ""])
         out.append(_table(["chapter", "claims", "passing", "single runs (error not assessed)",
-                           "loosest detectable error", "size profile", "device"], total_rows))
+                           "loosest detectable error", "size profile", "device"], total_rows,
+                          classes=("colwidths-auto", "sgdnoise-ledger", "sgdnoise-ledger-totals")))
         for d in order:
             data = store[d]
             head = nodes.rubric(text=f"{title(d)} — {len(data['claims'])} claims, "
@@ -180,7 +181,14 @@ class LedgerPostTransform(SphinxPostTransform):
         return out
 
 
+def _add_static(app) -> None:
+    """Publish tools/static (the claims tables' stylesheet) with the site."""
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
 def setup(app):
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("sgdnoise-claims.css")
     app.add_node(LedgerNode)
     app.add_directive("claims-ledger", ClaimsLedger)
     app.connect("doctree-read", collect_claims)
