@@ -354,3 +354,20 @@ def test_ledger_warns_on_a_failed_claim(monkeypatch):
     monkeypatch.setattr(claims_ledger.LOGGER, "warning", lambda msg, **kw: warnings.append(msg))
     claims_ledger.collect_claims(SimpleNamespace(env=SimpleNamespace(docname="p")), doc)
     assert any("failed" in w for w in warnings)
+
+
+def test_variance_and_sd_standard_errors_match_their_spread_for_non_gaussian_data():
+    # Exponential samples (excess kurtosis 6): the Gaussian formula s^2 sqrt(2/n) would be ~2x too
+    # small; the fourth-moment s.e. must match the spread of s^2 over repetitions (400 reps: the
+    # spread itself is known to ~4 %, so 15 % is ~4 of its s.e.).
+    from sgdnoise.claims import sd_and_se, variance_and_se
+
+    rng = np.random.default_rng(21)
+    x = rng.exponential(1.0, (400, 2000))
+    v, se_v = variance_and_se(x, axis=1)
+    assert np.median(se_v) == pytest.approx(np.std(v, ddof=1), rel=0.15)
+    assert np.median(se_v) > 1.7 * np.sqrt(2 / 2000)          # not the Gaussian value
+    sd, se_sd = sd_and_se(x, axis=1)
+    assert np.median(se_sd) == pytest.approx(np.std(sd, ddof=1), rel=0.15)
+    with pytest.raises(ValueError, match="two samples"):
+        variance_and_se([1.0])
