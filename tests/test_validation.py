@@ -135,7 +135,8 @@ CASES: dict[str, list] = {
     # claims
     "claims.mean_and_se": [(lambda: claims.mean_and_se([1.0]), r"\bx\b")],
     "claims.variance_and_se": [(lambda: claims.variance_and_se([1.0, NAN, 2.0, 3.0]), r"\bx\b")],
-    "claims.sd_and_se": [(lambda: claims.sd_and_se([1.0, NAN, 2.0, 3.0]), r"\bx\b")],
+    "claims.sd_and_se": [(lambda: claims.sd_and_se([1.0, NAN, 2.0, 3.0]), r"\bx\b"),
+                         (lambda: claims.sd_and_se([2.0, 2.0, 2.0]), r"^x\b.*\bzero sample variance\b")],
     "claims.ratio_se": [(lambda: claims.ratio_se(1.0, 0.1, 0.0, 0.1), r"\bb\b"),
                         (lambda: claims.ratio_se(1.0, -0.1, 2.0, 0.1), r"\bse_a\b")],
     "claims.ClaimLog": [(lambda: claims.ClaimLog(""), r"\bchapter\b")],

@@ -259,6 +259,9 @@ def sd_and_se(x, axis: int | None = 0) -> tuple:
     (1.291, 0.1936)
     """
     var, se_var = variance_and_se(x, axis)
+    if np.any(np.asarray(var) == 0):
+        raise ValueError("x has zero sample variance (constant samples): the standard error of the standard "
+                         "deviation, se(s^2)/(2 s), is undefined")
     sd = np.sqrt(var)
     return (float(sd), float(se_var / (2 * sd))) if np.ndim(sd) == 0 else (sd, se_var / (2 * sd))
 
