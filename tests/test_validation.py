@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import math
 import pkgutil
+import re
 
 import numpy as np
 import pytest
@@ -74,15 +74,8 @@ def with_nan(t, i=0):
     return t
 
 
-class FakeCudaGenerator:
-    """Stands in for a generator on another device, so the device check is tested without a GPU."""
-
-
-def other_device_generator():
-    """A generator on a device the (CPU) data is not on: a CUDA one where there is a GPU, else a meta one."""
-    if torch.cuda.is_available():
-        return torch.Generator(device="cuda").manual_seed(0)
-    return None
+class NotAGenerator:
+    """Something that is not a torch.Generator."""
 
 
 def hvp_diag(d=4):
@@ -92,10 +85,6 @@ def hvp_diag(d=4):
 
 H2 = vqe.h2_hamiltonian()
 LINE = np.linspace(0.0, 1.0, 11)
-
-
-def case(call, match):
-    return pytest.param(call, match)
 
 
 # --- the table: module.function -> bad-input cases (call, pattern the message must match) -----------
@@ -652,7 +641,6 @@ def test_bad_input_raises_value_error(call, pattern):
     try:
         call()
     except ValueError as err:
-        import re
         assert re.search(pattern, str(err)), f"message {str(err)!r} does not name the parameter ({pattern})"
     except Exception as err:  # noqa: BLE001 - the point: anything but a ValueError fails
         pytest.fail(f"raised {type(err).__name__} instead of ValueError: {err}")
@@ -681,4 +669,4 @@ def test_generator_device_check_compares_devices():
     with pytest.raises(ValueError, match=r"\bgenerator\b is on cpu but the data is on meta"):
         check_generator(g, torch.empty(2, device="meta"), data="the data")
     with pytest.raises(ValueError, match=r"\bgenerator\b must be a torch.Generator"):
-        check_generator(FakeCudaGenerator(), "cpu")
+        check_generator(NotAGenerator(), "cpu")
