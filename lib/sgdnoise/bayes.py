@@ -296,7 +296,7 @@ def sgd_chains_linear_regression(X: torch.Tensor, y: torch.Tensor, lr: float, ba
     check_finite("w0", w0)
     w = w0.to(dtype=X.dtype, device=X.device).expand(n_chains, d).clone()
     noise = torch.empty_like(w)
-    for _ in progress(range(n_steps), "SGD chains"):
+    for _ in progress(range(n_steps), "SGD chains", leave=False):
         idx = sample_batches(n, batch_size, n_chains, replace=True, generator=generator)
         Xb, yb = X[idx], y[idx]                                   # (K, B, d), (K, B)
         resid = yb - torch.einsum("kbd,kd->kb", Xb, w)

@@ -182,7 +182,7 @@ def least_squares_sgd(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, 
         out.append(e0)
         out_avg.append(e0)
         examples.append(0)
-    for t in progress(range(steps), "SGD ensemble steps"):
+    for t in progress(range(steps), "SGD ensemble steps", leave=False):
         b = check_positive_int("batch_size", b_of(t))
         runs.step(_lr_tensor(lr_of(t), n_runs, t, X.dtype, runs.device), b)
         w_sum.add_(runs.w)
@@ -261,7 +261,7 @@ def steps_to_target(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, lr
     hit[~active] = 0
     blow_up = 1e6 * float(start.max())
     deadline = max_steps
-    for t in progress(range(max_steps), "SGD steps to target"):
+    for t in progress(range(max_steps), "SGD steps to target", leave=False):
         if t >= deadline or not bool(active.any()):
             break
         runs.step(eta, batch_size)
@@ -415,7 +415,7 @@ def least_squares_expected_excess(X: torch.Tensor, y: torch.Tensor, w_opt: torch
 
     if 0 in want:
         out.append(excess())
-    for t in progress(range(steps), "expected-excess recursion"):
+    for t in progress(range(steps), "expected-excess recursion", leave=False):
         eta = _lr_tensor(lr_of(t), n_rates, t, torch.float64, "cpu").reshape(-1, 1, 1)
         b = check_positive_int("batch_size", b_of(t))
         HC = H @ C

@@ -863,7 +863,7 @@ def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: 
     noisy = energy_function(state_fn, hamiltonian, shots_per_term, rng)
     exact = energy_function(state_fn, hamiltonian)
     energies = [exact(params)]
-    for k in progress(range(n_steps), f"{method} steps"):
+    for k in progress(range(n_steps), f"{method} steps", leave=False):
         if method == "parameter-shift":
             params = params - lr * parameter_shift_gradient(noisy, params)
         else:
