@@ -475,7 +475,8 @@ def replace_head(model: nn.Module, n_classes: int, seed: int = 0) -> nn.Module:
     old = net[-1]
     gen = torch.Generator().manual_seed(seed)
     bound = 1.0 / old.in_features ** 0.5
-    head = nn.Linear(old.in_features, n_classes)
+    with torch.random.fork_rng(devices=[]):  # nn.Linear's own default init must not move the global RNG
+        head = nn.Linear(old.in_features, n_classes)
     with torch.no_grad():
         head.weight.copy_(torch.empty_like(head.weight).uniform_(-bound, bound, generator=gen))
         head.bias.copy_(torch.empty_like(head.bias).uniform_(-bound, bound, generator=gen))
