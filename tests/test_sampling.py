@@ -82,6 +82,15 @@ def test_epoch_schemes():
     assert torch.cat(epoch_batches(10, 4, "fixed")).tolist() == list(range(10))
     repl = epoch_batches(10, 3, "replacement", gen(0))
     assert len(repl) == 4 and all(len(b) == 3 for b in repl)
+    # "replacement" draws i.i.d. uniform indices: over 2000 epochs each index appears 2000*12/10
+    # times within 5 binomial sd, and an epoch of 12 draws holds 10 (1 - 0.9^12) = 7.18 distinct
+    # indices on average (within 5 s.e.; a shuffle topped up to 12 by wrapping around holds 10)
+    g = gen(2)
+    epochs = [torch.cat(epoch_batches(10, 3, "replacement", g)) for _ in range(2000)]
+    counts = torch.bincount(torch.cat(epochs), minlength=10).double()
+    assert ((counts - 2400).abs() < 5 * (24000 * 0.1 * 0.9) ** 0.5).all(), counts
+    distinct = np.array([len(set(e.tolist())) for e in epochs], dtype=float)
+    assert abs(distinct.mean() - 10 * (1 - 0.9 ** 12)) < 5 * distinct.std(ddof=1) / np.sqrt(2000), distinct.mean()
     assert not torch.equal(torch.cat(epoch_batches(10, 3, "shuffle", gen(1))), torch.cat(shuffled))
 
 
