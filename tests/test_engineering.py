@@ -16,8 +16,16 @@ from sgdnoise.noise import covariance_matrix
 
 
 def test_injection_schedule_values():
-    t = np.arange(5)
-    assert np.allclose(injection_variance(t, 0.3, 0.55), 0.3 / (1 + t) ** 0.55)
+    # Worked by hand, not the formula retyped: gamma = 1/2 at t = 0, 1, 3, 8, 15 divides c by
+    # sqrt(1 + t) = 1, sqrt 2, 2, 3, 4 (t counted from 0: a schedule in t instead of 1 + t fails,
+    # and so does c / (1 + t)^(2 gamma) or sqrt(c / (1 + t)^gamma), the standard deviation).
+    t = np.array([0, 1, 3, 8, 15])
+    assert np.allclose(injection_variance(t, 0.3, 0.5), [0.3, 0.3 * 0.7071067811865476, 0.15, 0.1, 0.075],
+                       rtol=1e-14, atol=0)
+    # Neelakantan et al.'s default gamma = 0.55: each doubling of 1 + t multiplies the variance
+    # by 2^(-0.55) = 0.6830 (a power law in 1 + t, whatever the scale)
+    v = injection_variance(np.array([0, 1, 3, 7, 15]), 0.3)
+    assert np.allclose(v[1:] / v[:-1], 0.6830201284, rtol=1e-9, atol=0) and v[0] == 0.3
     assert injection_variance(0, 1.0) == 1.0
     assert injection_variance(3, 2.0, 0.0) == 2.0
     assert math.isclose(injection_variance(15, 1.0, 0.5), 0.25)
@@ -64,24 +72,34 @@ def test_standardize_features_and_condition_number():
 
 
 def test_standardize_and_condition_bad_inputs():
+    X = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="X_train"):
         standardize_features(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="X_test"):
-        standardize_features(torch.randn(4, 3), torch.randn(2, 2))
+        standardize_features(X, X[:2, :2])
     with pytest.raises(ValueError, match="rtol"):
-        second_moment_condition_number(torch.randn(4, 3), rtol=0.0)
+        second_moment_condition_number(X, rtol=0.0)
 
 
 def test_gradient_noise_summary_matches_the_covariance():
-    torch.manual_seed(0)
+    # Reference independent of per_example_grads and trace_covariance: one backward pass per
+    # example, the covariance (divisor N) and its spectrum by numpy, |G|^2 from the full-batch
+    # gradient. A 1/(N-1) covariance (2.5 % here), an uncentred one, or the top eigenvalue of
+    # the second moment instead of the covariance all fail at these tolerances.
+    g = torch.Generator().manual_seed(0)
     m = make_model("mlp", 5, 3, hidden=(4,), device="cpu", dtype=torch.float64)
-    X, y = torch.randn(40, 5, dtype=torch.float64), torch.randint(0, 3, (40,))
+    X, y = torch.randn(40, 5, generator=g, dtype=torch.float64), torch.randint(0, 3, (40,), generator=g)
     s = gradient_noise_summary(m, F.cross_entropy, X, y)
-    C = covariance_matrix(per_example_grads(m, F.cross_entropy, X, y))
-    lam = torch.linalg.eigvalsh(C)
-    assert math.isclose(s["trace_sigma"], float(lam.sum()), rel_tol=1e-10)
+    params = list(m.parameters())
+    flat = lambda loss: torch.cat([t.reshape(-1) for t in torch.autograd.grad(loss, params)]).numpy()
+    rows = np.stack([flat(F.cross_entropy(m(X[i:i + 1]), y[i:i + 1])) for i in range(40)])
+    C = np.cov(rows.T, bias=True)
+    lam = np.linalg.eigvalsh(C)
+    G = flat(F.cross_entropy(m(X), y))
+    assert math.isclose(s["trace_sigma"], float(np.trace(C)), rel_tol=1e-10)
+    assert math.isclose(s["grad_sq_norm"], float(G @ G), rel_tol=1e-10)
+    assert math.isclose(s["b_simple"], float(np.trace(C)) / float(G @ G), rel_tol=1e-10)
     assert math.isclose(s["top_share"], float(lam[-1] / lam.sum()), rel_tol=1e-8)
-    assert math.isclose(s["b_simple"], s["trace_sigma"] / s["grad_sq_norm"], rel_tol=1e-12)
 
 
 def test_minibatch_noise_trace_estimates_trace_sigma():
@@ -109,8 +127,15 @@ def test_class_subset_and_replace_head():
         class_subset(X, y, [])
     m = make_model("mlp", 64, 5, hidden=(16,), device="cpu")
     body = m.net[0].weight.detach().clone()
+    state = torch.random.get_rng_state()
     replace_head(m, 3, seed=1)
+    assert torch.equal(torch.random.get_rng_state(), state)    # the global RNG is not consumed
     assert torch.equal(m.net[0].weight, body) and tuple(m(torch.zeros(2, 64)).shape) == (2, 3)
+    # the head: seeded (same seed, same head; another seed, another) and uniform on +-1/sqrt(16)
+    head = m.net[-1].weight.detach().clone()
+    assert torch.equal(replace_head(m, 3, seed=1).net[-1].weight, head)
+    assert not torch.equal(replace_head(m, 3, seed=2).net[-1].weight, head)
+    assert float(head.abs().max()) <= 0.25 and float(head.abs().max()) > 0.15
     with pytest.raises(ValueError, match="n_classes"):
         replace_head(m, 0)
     with pytest.raises(ValueError, match="model"):
@@ -150,9 +175,9 @@ def test_augment_standardized_acts_on_the_raw_pixels():
 
 def test_augmentation_noise_split_is_the_law_of_total_variance():
     from sgdnoise.engineering import augmentation_noise_split
-    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
     m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
-    X, y = torch.randn(40, 4, dtype=torch.float64), torch.randint(0, 3, (40,))
+    X, y = torch.randn(40, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (40,), generator=g)
     # the same draws computed directly: pooled covariance of all N*M gradients (divisor N*M)
     gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     s = augmentation_noise_split(m, F.cross_entropy, X, y,
@@ -173,7 +198,8 @@ def test_augmentation_noise_split_is_the_law_of_total_variance():
 
 def test_minibatch_noise_trace_blocks_add_up():
     m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64, batch_norm=True)
-    X, y = torch.randn(60, 4, dtype=torch.float64), torch.randint(0, 3, (60,))
+    g = torch.Generator().manual_seed(2)
+    X, y = torch.randn(60, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (60,), generator=g)
     full, g2 = minibatch_noise_trace(m, F.cross_entropy, X, y, 8, 20, torch.Generator().manual_seed(3))
     ps = [p for p in m.parameters() if p.requires_grad]
     parts = [minibatch_noise_trace(m, F.cross_entropy, X, y, 8, 20, torch.Generator().manual_seed(3), params=[p])

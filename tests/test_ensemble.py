@@ -78,7 +78,27 @@ def test_schedules_per_run_and_batch_size_schedule(prob):
     X, y, w = prob.X, prob.y, prob.w_opt
     tr = least_squares_sgd(X, y, w, lr=lambda t: np.array([0.1, 0.2]), batch_size=lambda t: 2 if t < 5 else 8,
                            steps=10, n_runs=2, generator=gen(5), device="cpu")
-    assert tr.examples[-1] == 5 * 2 + 5 * 8 and tr.excess.shape == (2, 11)
+    assert np.array_equal(tr.examples, np.r_[0, np.cumsum([2] * 5 + [8] * 5)]) and tr.excess.shape == (2, 11)
+    # Values: rows x_i = +-v with y = X w*, so every per-example gradient is v v^T (w - w*) and every
+    # batch gives the same step, whatever it draws: e_t = (1 - eta_t |v|^2) e_{t-1} along v, and
+    # F(w_t) - F* = 1/2 (v^T e_t)^2 exactly. Run r has its own rate eta_r(t) (halved from t = 5 on);
+    # the rates swapped between runs, applied one step late, or shared by both runs all fail.
+    v = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    signs = torch.tensor([1.0, -1.0] * 8, dtype=torch.float64)
+    Xv = signs[:, None] * v
+    w_star = torch.tensor([0.7, 0.1, -0.4], dtype=torch.float64)
+    rates = lambda t: np.array([0.05, 0.15]) * (1.0 if t < 5 else 0.5)
+    # batch size 1 (8 B < N: the gather path), then 8 (the counting path)
+    tr = least_squares_sgd(Xv, Xv @ w_star, w_star, lr=rates, batch_size=lambda t: 1 if t < 5 else 8,
+                           steps=10, n_runs=2, generator=gen(5), device="cpu")
+    vv = float(v @ v)
+    for r in range(2):
+        e = float(v @ -w_star)                          # w_0 = 0, so e_0 = -w*
+        ref = [0.5 * e ** 2]
+        for t in range(10):
+            e *= 1 - rates(t)[r] * vv
+            ref.append(0.5 * e ** 2)
+        assert np.allclose(tr.excess[r], ref, rtol=1e-12, atol=1e-15), (r, tr.excess[r], ref)
 
 
 def test_bad_inputs(prob):

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -40,8 +41,12 @@ def test_softmax_regression_hessian_equals_true_fisher(problem):
 def test_dense_hessian_of_least_squares(problem):
     # L = mean (w.x + b - y)^2: H = (2/N) sum [x;1][x;1]^T exactly.
     X, _ = problem
-    t = torch.randn(30, 1, dtype=torch.float64)
-    lin = torch.nn.Linear(4, 1).double()
+    t = torch.randn(30, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    with torch.random.fork_rng(devices=[]):            # nn.Linear's own init must not move the global RNG
+        lin = torch.nn.Linear(4, 1).double()
+    with torch.no_grad():                              # the Hessian does not depend on w; set it anyway
+        lin.weight.copy_(torch.tensor([[0.3, -0.2, 0.1, 0.5]]))
+        lin.bias.fill_(0.1)
     H = dense_hessian(lin, F.mse_loss, X, t, rows_per_pass=3)
     Z = torch.cat([X, torch.ones(30, 1, dtype=torch.float64)], 1)
     assert torch.allclose(H, 2 * Z.T @ Z / 30, atol=1e-13)
@@ -66,11 +71,24 @@ def test_subspace_overlap_of_random_subspaces_is_k_over_d():
 
 
 def test_top_eigenpairs():
-    A = torch.randn(6, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    S = A @ A.T
+    # A matrix built with a known spectrum, S = Q diag(lam) Q^T (Q orthogonal from a QR): the top
+    # three must be exactly lam's three largest, in decreasing order, with eigenvectors +-Q's
+    # matching columns. Ordering and the eigen-equation alone would let through any three
+    # eigenpairs (the bottom three, or the top three in the wrong order re-sorted with other
+    # vectors); the eigenvalues straddle zero so that sorting by magnitude also fails.
+    gen = torch.Generator().manual_seed(2)
+    Q = torch.linalg.qr(torch.randn(6, 6, generator=gen, dtype=torch.float64)).Q
+    lam = torch.tensor([0.5, -4.0, 3.0, 1.0, -0.2, 2.0], dtype=torch.float64)
+    S = Q @ torch.diag(lam) @ Q.T
     vals, vecs = top_eigenpairs(S, 3)
-    assert bool((vals[:-1] >= vals[1:]).all())
-    assert torch.allclose(S @ vecs, vecs * vals, atol=1e-10)
+    assert torch.allclose(vals, torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64), rtol=0, atol=1e-12)
+    cos = (vecs.T @ Q[:, [2, 5, 3]]).diagonal().abs()
+    assert torch.allclose(cos, torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-10), cos
+    assert torch.allclose(S @ vecs, vecs * vals, atol=1e-12)
+    # and a random Gram matrix against numpy's LAPACK eigvalsh (float32 input is promoted)
+    A = torch.randn(6, 6, generator=gen, dtype=torch.float64)
+    ref = np.linalg.eigvalsh((A @ A.T).numpy())[::-1][:3]
+    assert np.allclose(top_eigenpairs((A @ A.T).float(), 3)[0].numpy(), ref, rtol=1e-6)
 
 
 def test_bad_inputs(problem):

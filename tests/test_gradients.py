@@ -103,6 +103,22 @@ def test_linear_path_equals_vmap_for_mlp(problem):
     assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y), ref, atol=1e-14)  # auto picks linear
 
 
+def _seeded(module_cls, *args, seed=0, **kwargs):
+    """Build a test module without touching torch's global RNG, then draw its weights from an
+    explicit generator (PyTorch's default bounds +-1/sqrt(fan_in)), like make_model."""
+    with torch.random.fork_rng(devices=[]):
+        m = module_cls(*args, **kwargs)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, (torch.nn.Linear, torch.nn.Conv2d)):
+                bound = 1.0 / mod.weight[0].numel() ** 0.5
+                mod.weight.uniform_(-bound, bound, generator=g)
+                if mod.bias is not None:
+                    mod.bias.uniform_(-bound, bound, generator=g)
+    return m
+
+
 def _loop_reference(m, X, y):
     """Every example's gradient from its own backward pass: independent of both vectorized paths."""
     return torch.stack([full_gradient(m, F.cross_entropy, X[i:i + 1], y[i:i + 1]) for i in range(X.shape[0])])
@@ -130,8 +146,7 @@ def test_layer_path_matches_per_example_backward_passes_for_convolutions(conv):
     g = torch.Generator().manual_seed(3)
     X = torch.randn(13, 84, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (13,), generator=g)
-    torch.manual_seed(0)
-    m = _ConvNet(**conv).double()
+    m = _seeded(_ConvNet, **conv).double()
     ref = _loop_reference(m, X, y)
     for chunk in (None, 5):
         got = per_example_grads(m, F.cross_entropy, X, y, chunk_size=chunk, method="layers")
@@ -147,8 +162,7 @@ def test_layer_path_in_float32_agrees_with_float64():
     g = torch.Generator().manual_seed(4)
     X = torch.randn(64, 84, generator=g)
     y = torch.randint(0, 3, (64,), generator=g)
-    torch.manual_seed(0)
-    m = _ConvNet(kernel_size=3, padding=1)
+    m = _seeded(_ConvNet, kernel_size=3, padding=1)
     got = per_example_grads(m, F.cross_entropy, X, y)
     ref = per_example_grads(m.double(), F.cross_entropy, X.double(), y)
     assert got.dtype == torch.float32
@@ -188,8 +202,7 @@ def test_unsupported_convolutions_fall_back_or_raise():
     g = torch.Generator().manual_seed(5)
     X = torch.randn(6, 16, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (6,), generator=g)
-    torch.manual_seed(0)
-    m = _TinyCNN(groups=3).double()
+    m = _seeded(_TinyCNN, groups=3).double()
     assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y), _loop_reference(m, X, y), atol=1e-14)
     with pytest.raises(ValueError, match="nn.Conv2d"):
         per_example_grads(m, F.cross_entropy, X, y, method="layers")
@@ -197,8 +210,7 @@ def test_unsupported_convolutions_fall_back_or_raise():
 
 def test_auto_falls_back_to_vmap_when_a_linear_layer_is_shared(problem):
     X, y = problem
-    torch.manual_seed(0)
-    m = _SharedLinear().double()
+    m = _seeded(_SharedLinear).double()
     g = per_example_grads(m, F.cross_entropy, X, y)
     for i in (0, 21):
         assert torch.allclose(g[i], full_gradient(m, F.cross_entropy, X[i:i + 1], y[i:i + 1]), atol=1e-14)
@@ -213,15 +225,14 @@ def test_sq_norms_without_gradients_match_materialized(kind):
     g = torch.Generator().manual_seed(1)
     X = torch.randn(30, 16, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (30,), generator=g)
-    torch.manual_seed(0)
     if kind == "mlp":
         m = make_model("mlp", 16, 3, hidden=(8,), device="cpu", dtype=torch.float64)
     elif kind == "cnn":   # convolution and linear head both on the layer path
-        m = _TinyCNN().double()
+        m = _seeded(_TinyCNN).double()
     elif kind == "grouped":   # a grouped convolution falls back to vmap(grad), the linear head does not
-        m = _TinyCNN(groups=3).double()
+        m = _seeded(_TinyCNN, groups=3).double()
     else:                 # the shared layer falls back, the output layer does not
-        m = _SharedLinear().double()
+        m = _seeded(_SharedLinear).double()
         X = X[:, :5]
     full = per_example_grads(m, F.cross_entropy, X, y, method="vmap")
     for chunk in (None, 7):
@@ -233,7 +244,7 @@ def test_sq_norms_without_gradients_match_materialized(kind):
 def test_sq_norms_scale_with_the_per_example_loss_not_the_mean():
     # One example repeated N times: every per-example gradient is the same vector, whatever N.
     m = make_model("logistic", 5, 3, device="cpu", dtype=torch.float64)
-    x, t = torch.randn(1, 5, dtype=torch.float64), torch.tensor([2])
+    x, t = torch.randn(1, 5, generator=torch.Generator().manual_seed(6), dtype=torch.float64), torch.tensor([2])
     one = per_example_grads(m, F.cross_entropy, x, t, method="vmap").square().sum()
     for n in (1, 10, 100):
         sq, _ = per_example_sq_norms(m, F.cross_entropy, x.repeat(n, 1), t.repeat(n))

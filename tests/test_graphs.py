@@ -62,7 +62,7 @@ def test_without_replacement_at_full_degree_is_exact():
 
 def test_bad_inputs():
     A, X = graph()
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(ValueError, match="^k must be >= 1"):
         sampled_mean_aggregate(A, X, 0, True, np.random.default_rng(0))
     with pytest.raises(ValueError, match="n_samples"):
         sampled_mean_aggregate(A, X, 1, True, np.random.default_rng(0), 0)

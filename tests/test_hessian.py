@@ -118,8 +118,20 @@ def test_slq_with_full_krylov_space_recovers_the_spectrum():
 
 
 def test_rademacher_signs_are_balanced():
-    z = rademacher((100_000,), gen(0))
-    assert abs(float(z.mean())) < 5 / math.sqrt(100_000)
+    # Values exactly +-1 (all zeros, {0, 1} bits or Gaussians fail); the mean within 5 s.e. of 0
+    # (s.e. 1/sqrt(n) = 0.0032: a sign bias P(+1) = 0.51 gives a mean of 0.02 and fails); the
+    # variance, E z^2 - (E z)^2, equal to 1 (implied by the values, checked as the sample
+    # variance); and neighbouring draws uncorrelated (lag-1 mean product within 5 s.e. of 0), which
+    # an alternating or block-repeated sign pattern, balanced but not random, fails.
+    n = 100_000
+    z = rademacher((n,), gen(0))
+    assert z.shape == (n,) and z.dtype == torch.float64
+    assert bool(((z == 1) | (z == -1)).all())
+    assert abs(float(z.mean())) < 5 / math.sqrt(n)
+    assert abs(float(z.var(correction=0)) - 1) < 25 / n     # = 1 - mean^2 <= (5/sqrt n)^2 for +-1 values
+    assert abs(float((z[:-1] * z[1:]).mean())) < 5 / math.sqrt(n - 1)
+    assert torch.equal(z, rademacher((n,), gen(0))) and not torch.equal(z, rademacher((n,), gen(1)))
+    assert tuple(rademacher((3, 4), gen(0)).shape) == (3, 4)
 
 
 def test_bad_inputs_raise_value_error_naming_the_parameter(problem):
@@ -129,7 +141,7 @@ def test_bad_inputs_raise_value_error_naming_the_parameter(problem):
         hvp_operator(model, F.cross_entropy, X, y, chunk_size=0)
     with pytest.raises(ValueError, match="v must"):
         hvp(torch.ones(5, dtype=torch.float64))
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(ValueError, match=r"^k must be >= 1 and <= 1002, got 0$"):
         lanczos_top_eigenpairs(hvp, 0)
     with pytest.raises(ValueError, match="tol"):
         lanczos_top_eigenpairs(hvp, 1, tol=0.0)

@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 import torch
 
@@ -10,17 +12,31 @@ def test_parameter_counts():
     assert count_parameters(MLP((5, 4, 3, 2))) == 5 * 4 + 4 + 4 * 3 + 3 + 3 * 2 + 2
 
 
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def local_seed(seed):
+    """nn.Dropout and nn.Linear's own init draw from torch's global RNG: seed a forked copy of it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def test_seeded_init_is_reproducible_and_leaves_global_rng():
-    torch.manual_seed(0)
-    before = torch.rand(1)
-    torch.manual_seed(0)
+    state = torch.random.get_rng_state()
     a = get_flat_params(make_model("mlp", 8, 3, seed=5, device="cpu"))
-    after = torch.rand(1)
-    assert torch.equal(before, after)  # the global RNG was not consumed
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG was not consumed
     assert torch.equal(a, get_flat_params(make_model("mlp", 8, 3, seed=5, device="cpu")))
     assert not torch.equal(a, get_flat_params(make_model("mlp", 8, 3, seed=6, device="cpu")))
-    # PyTorch's default bound 1/sqrt(fan_in)
-    assert a[: 8 * 32].abs().max() <= 1 / 8 ** 0.5
+    # PyTorch's default: uniform on +-1/sqrt(fan_in). The 256 first-layer weights come within 5 %
+    # of the bound (all below 0.95 b has probability 0.95^256 = 2e-6) and have variance b^2/3
+    # within 5 s.e. (the s.e. of the sample variance of U(-b, b) is b^2 sqrt(4/45/n) = 1.9 % of
+    # b^2): all-zero weights, U(-b/2, b/2) or a clipped normal fail.
+    b, w = 1 / 8 ** 0.5, a[: 8 * 32].double()
+    assert w.abs().max() <= b and w.abs().max() > 0.95 * b
+    assert abs(float(w.var(correction=0)) - b ** 2 / 3) < 5 * b ** 2 * (4 / 45 / len(w)) ** 0.5
 
 
 def test_flat_params_round_trip():
@@ -34,13 +50,28 @@ def test_flat_params_round_trip():
 
 
 def test_forward_shapes_and_dropout():
-    x = torch.randn(7, 6)
-    assert LogisticRegression(6, 3)(x).shape == (7, 3)
-    m = MLP((6, 50, 3), dropout=0.5)
-    m.train()
-    assert not torch.equal(m(x), m(x))
+    x = torch.randn(7, 6, generator=gen(0), dtype=torch.float64)
+    with local_seed(0):
+        lr = LogisticRegression(6, 3).double()
+        m = MLP((6, 50, 3), dropout=0.5).double()
+    assert torch.allclose(lr(x), x @ lr.linear.weight.T + lr.linear.bias, atol=1e-14)
+    lin1, lin2 = m.net[0], m.net[3]
+    h = torch.relu(x @ lin1.weight.T + lin1.bias)                   # the hidden layer, by hand
     m.eval()
-    assert torch.equal(m(x), m(x))
+    assert torch.allclose(m(x), h @ lin2.weight.T + lin2.bias, atol=1e-14)   # eval: no dropout
+    m.train()
+    with local_seed(1), torch.no_grad():
+        hidden = m.net[:3](x)
+        outs = torch.stack([m(x) for _ in range(4000)])
+    # inverted dropout: each hidden unit is 0 or 2 h (scaled by 1/(1 - p)), zeroed with probability 1/2
+    assert bool(((hidden == 0) | torch.isclose(hidden, 2 * h, rtol=1e-14, atol=0)).all())
+    alive = h > 0
+    frac = float((hidden[alive] == 0).double().mean())
+    assert abs(frac - 0.5) < 5 * (0.25 / int(alive.sum())) ** 0.5, frac
+    # and the output's mean over masks is the eval output: within 5 s.e. per entry (a dropout
+    # without the 1/(1 - p) rescaling is off by about half the hidden contribution and fails)
+    se = outs.std(0) / 4000 ** 0.5
+    assert bool(((outs.mean(0) - m.eval()(x)).abs() < 5 * se).all())
 
 
 @pytest.mark.parametrize("kwargs, word", [
@@ -61,13 +92,47 @@ def test_make_model_bad_kind():
 
 def test_batch_norm_variant_shapes_and_layers():
     from torch import nn as _nn
-    m = make_model("mlp", 64, 10, hidden=(32, 16), batch_norm=True, device="cpu")
+    m = make_model("mlp", 64, 10, hidden=(32, 16), batch_norm=True, device="cpu", dtype=torch.float64)
     assert sum(isinstance(layer, _nn.BatchNorm1d) for layer in m.modules()) == 2
-    assert tuple(m(torch.randn(7, 64)).shape) == (7, 10)
-    m.eval()
-    assert tuple(m(torch.randn(1, 64)).shape) == (1, 10)
-    plain = make_model("mlp", 64, 10, hidden=(32, 16), device="cpu")
+    plain = make_model("mlp", 64, 10, hidden=(32, 16), device="cpu", dtype=torch.float64)
     assert not any(isinstance(layer, _nn.BatchNorm1d) for layer in plain.modules())
+    x = torch.randn(7, 64, generator=gen(0), dtype=torch.float64)
+    lins = [layer for layer in m.modules() if isinstance(layer, _nn.Linear)]
+    eps = 1e-5
+
+    def by_hand(x, stats):
+        # Linear -> BatchNorm (weight 1, bias 0 at init) -> ReLU per hidden layer, then the head;
+        # stats(z) gives the mean and variance the normalization uses
+        for lin in lins[:-1]:
+            z = x @ lin.weight.T + lin.bias
+            mu, var = stats(z)
+            x = torch.relu((z - mu) / torch.sqrt(var + eps))
+        return x @ lins[-1].weight.T + lins[-1].bias
+
+    # train mode: each batch is normalized by its own mean and biased variance
+    m.train()
+    with torch.no_grad():
+        out = m(x)
+    assert out.shape == (7, 10)
+    assert torch.allclose(out, by_hand(x, lambda z: (z.mean(0), z.var(0, correction=0))), atol=1e-12)
+    # ... and that one step moved the running statistics by momentum 0.1 from (0, 1), with the
+    # unbiased variance; in eval mode they, not the batch, normalize (a single example works)
+    bns = [layer for layer in m.modules() if isinstance(layer, _nn.BatchNorm1d)]
+    it = iter(bns)
+    expected = []
+
+    def record(z):
+        bn = next(it)
+        mu, var = 0.1 * z.mean(0), 0.9 + 0.1 * z.var(0, correction=1)
+        expected.append((mu, var))
+        assert torch.allclose(bn.running_mean, mu, atol=1e-14) and torch.allclose(bn.running_var, var, atol=1e-14)
+        return z.mean(0), z.var(0, correction=0)
+
+    by_hand(x, record)
+    m.eval()
+    running = iter(expected)
+    x1 = x[:1]
+    assert torch.allclose(m(x1), by_hand(x1, lambda z: next(running)), atol=1e-12)
 
 
 def test_batch_norm_needs_mlp():

@@ -50,6 +50,20 @@ def test_sample_batches_with_replacement_can_exceed_n():
     assert idx.shape == (10, 12) and idx.min() >= 0 and idx.max() < 5
 
 
+def test_sample_batches_with_replacement_are_iid_uniform():
+    # With replacement the pair (first, second) index of a batch is uniform on all 25 cells,
+    # repeats included: a chi-square over the cells (24 degrees of freedom: mean 24, sd 6.9)
+    # below 24 + 5 sd. Batches that cycle through a permutation (no repeats: 5 empty diagonal
+    # cells) or repeat one index (only the diagonal) give chi-square values in the thousands.
+    K = 6000
+    idx = sample_batches(5, 12, K, replace=True, generator=gen(3))
+    cells = torch.bincount(5 * idx[:, 0] + idx[:, 1], minlength=25).double()
+    chi2 = float(((cells - K / 25) ** 2 / (K / 25)).sum())
+    assert chi2 < 24 + 5 * (2 * 24) ** 0.5, chi2
+    counts = torch.bincount(idx.reshape(-1), minlength=5).double()       # every position, every index
+    assert ((counts - K * 12 / 5).abs() < 5 * (K * 12 * 0.2 * 0.8) ** 0.5).all(), counts
+
+
 def test_seeded_sampling_is_reproducible():
     assert torch.equal(sample_batches(50, 5, 3, False, gen(7)), sample_batches(50, 5, 3, False, gen(7)))
 
@@ -68,13 +82,39 @@ def test_epoch_schemes():
     assert torch.cat(epoch_batches(10, 4, "fixed")).tolist() == list(range(10))
     repl = epoch_batches(10, 3, "replacement", gen(0))
     assert len(repl) == 4 and all(len(b) == 3 for b in repl)
+    # "replacement" draws i.i.d. uniform indices: over 2000 epochs each index appears 2000*12/10
+    # times within 5 binomial sd, and an epoch of 12 draws holds 10 (1 - 0.9^12) = 7.18 distinct
+    # indices on average (within 5 s.e.; a shuffle topped up to 12 by wrapping around holds 10)
+    g = gen(2)
+    epochs = [torch.cat(epoch_batches(10, 3, "replacement", g)) for _ in range(2000)]
+    counts = torch.bincount(torch.cat(epochs), minlength=10).double()
+    assert ((counts - 2400).abs() < 5 * (24000 * 0.1 * 0.9) ** 0.5).all(), counts
+    distinct = np.array([len(set(e.tolist())) for e in epochs], dtype=float)
+    assert abs(distinct.mean() - 10 * (1 - 0.9 ** 12)) < 5 * distinct.std(ddof=1) / np.sqrt(2000), distinct.mean()
     assert not torch.equal(torch.cat(epoch_batches(10, 3, "shuffle", gen(1))), torch.cat(shuffled))
 
 
-def test_theory_vectorized_and_values():
+@pytest.mark.parametrize("replace", [True, False])
+def test_theory_against_enumeration_of_every_batch(replace):
+    # E|g_B - G|^2 exactly, by averaging over every batch: all 7^B ordered draws with replacement,
+    # all C(7, B) subsets without. No formula shared with the library; a missing or wrong
+    # finite-population factor ((N - B)/N instead of (N - B)/(N - 1): 14 % here) fails.
+    from itertools import combinations, product
+    rng = np.random.default_rng(1)
+    g = rng.exponential(size=(7, 3)) + rng.standard_normal((7, 3))
+    G = g.mean(0)
+    for b in (1, 2, 3, 4) + (() if replace else (6, 7)):
+        batches = product(range(7), repeat=b) if replace else combinations(range(7), b)
+        exact = np.mean([np.sum((g[list(B)].mean(0) - G) ** 2) for B in batches])
+        theory = minibatch_variance_theory(trace_covariance(torch.as_tensor(g)), 7, b, replace)
+        assert theory == pytest.approx(exact, rel=1e-12, abs=1e-15), (b, theory, exact)
+
+
+def test_theory_is_vectorized():
     b = np.array([1, 2, 10])
-    assert np.allclose(minibatch_variance_theory(3.0, 10, b, True), 3.0 / b)
-    assert np.allclose(minibatch_variance_theory(3.0, 10, b, False), 3.0 / b * (10 - b) / 9)
+    out = minibatch_variance_theory(3.0, 10, b, False)
+    assert out.shape == (3,) and np.allclose(out, [minibatch_variance_theory(3.0, 10, int(k), False) for k in b])
+    assert out[-1] == 0.0
 
 
 @pytest.mark.parametrize("call, word", [

@@ -18,19 +18,35 @@ def grads():
     return -(p.X * p.y[:, None])
 
 
+def _trace_and_sq_mean_by_loop(rows):
+    # tr Sigma = (1/N) sum_i |g_i - G|^2 and |G|^2, one example at a time in plain Python/numpy.
+    rows = [np.asarray(r, dtype=np.float64) for r in rows]
+    G = sum(rows) / len(rows)
+    return sum(float((r - G) @ (r - G)) for r in rows) / len(rows), float(G @ G)
+
+
 def test_noise_scale_is_trace_over_squared_mean(grads):
-    G = grads.mean(0)
-    assert scaling.noise_scale(grads) == pytest.approx(trace_covariance(grads) / float(G.square().sum()), rel=1e-12)
+    # Catches a 1/(N-1) normalization (0.3 % here, far above rel=1e-12), an uncentred second
+    # moment, or |G| for |G|^2.
+    tr, g2 = _trace_and_sq_mean_by_loop(grads.numpy())
+    assert scaling.noise_scale(grads) == pytest.approx(tr / g2, rel=1e-12)
+    assert scaling.noise_scale(torch.ones(4, 3)) == 0.0
+    assert scaling.noise_scale(torch.tensor([[1.0], [-1.0]])) == float("inf")
 
 
 def test_noise_scale_of_model_matches_per_example_gradients():
+    # Reference: one backward pass per example (a batch of one row), not per_example_grads.
     p = make_logistic_regression(200, 4, seed=2, device="cpu")
     m = make_model("logistic", 4, 2, seed=0, device="cpu", dtype=torch.float64)
     y = p.y.long()
     g2, tr = scaling.noise_scale_of_model(m, F.cross_entropy, p.X, y)
-    g = per_example_grads(m, F.cross_entropy, p.X, y)
-    assert g2 == pytest.approx(float(g.mean(0).square().sum()), rel=1e-10)
-    assert tr == pytest.approx(trace_covariance(g), rel=1e-10)
+    rows = []
+    for i in range(len(y)):
+        gi = torch.autograd.grad(F.cross_entropy(m(p.X[i:i + 1]), y[i:i + 1]), list(m.parameters()))
+        rows.append(torch.cat([t.reshape(-1) for t in gi]).numpy())
+    ref_tr, ref_g2 = _trace_and_sq_mean_by_loop(rows)
+    assert g2 == pytest.approx(ref_g2, rel=1e-10)
+    assert tr == pytest.approx(ref_tr, rel=1e-10)
 
 
 @pytest.mark.parametrize("replace", [True, False])

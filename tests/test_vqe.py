@@ -162,9 +162,17 @@ def test_spsa_mean_squared_error_matches_enumeration():
 
 
 def test_spsa_gains_follow_spall():
-    a_k, c_k = spsa_gains(np.arange(3), a=1.0, c=0.5, A=2.0)
-    assert np.allclose(a_k, 1.0 / (np.arange(3) + 3.0) ** 0.602)
-    assert np.allclose(c_k, 0.5 / (np.arange(3) + 1.0) ** 0.101)
+    # Worked by hand with alpha = 1, gamma = 1/2 at k = 0, 3, 8 (k counted from 0, A = 1):
+    # a_k = 1/(k + 2) = 1/2, 1/5, 1/10 and c_k = 0.6/sqrt(k + 1) = 0.6, 0.3, 0.2. An A added to
+    # c_k's denominator, k from 1, or the exponents swapped fail.
+    a_k, c_k = spsa_gains(np.array([0, 3, 8]), a=1.0, c=0.6, A=1.0, alpha=1.0, gamma=0.5)
+    assert np.allclose(a_k, [0.5, 0.2, 0.1], rtol=1e-14, atol=0)
+    assert np.allclose(c_k, [0.6, 0.3, 0.2], rtol=1e-14, atol=0)
+    # Spall's default exponents 0.602 and 0.101: with A = 0, going from k = 0 to k = 1 doubles
+    # k + 1, so a_k falls by 2^-0.602 = 0.65884 and c_k by 2^-0.101 = 0.93239
+    a_k, c_k = spsa_gains(np.array([0, 1]), a=1.0, c=0.5)
+    assert a_k[0] == 1.0 and c_k[0] == 0.5
+    assert a_k[1] == pytest.approx(0.658840, rel=1e-5) and c_k[1] / 0.5 == pytest.approx(0.932386, rel=1e-5)
 
 
 @pytest.mark.parametrize("method", ["parameter-shift", "spsa"])
@@ -212,9 +220,50 @@ def test_bad_inputs():
         spsa_mean_squared_error(hardware_efficient_state, H2, np.zeros((2, 4)), 0.2, 100)
 
 
-def test_optional_cross_check_with_qiskit():
-    qi = pytest.importorskip("qiskit.quantum_info")
-    op = qi.SparsePauliOp.from_list([(k, v) for k, v in H2.terms.items()])
-    assert np.allclose(op.to_matrix() + H2.constant * np.eye(4), H2.matrix())
-    psi = hardware_efficient_state(np.array([0.3, -0.2, 0.5, 1.1]))
-    assert qi.Statevector(psi).expectation_value(op).real + H2.constant == pytest.approx(float(energy(psi, H2)))
+# A reference built by hand, sharing nothing with sgdnoise.vqe: the 2x2 Pauli matrices, their
+# Kronecker products (leftmost letter = qubit 1 = high bit of the index), the gates as dense
+# 4x4 matrices, and numpy's eigvalsh. (Replaces an optional qiskit cross-check that never ran:
+# qiskit is not pinned in requirements.txt.)
+_P = {"I": np.eye(2), "X": np.array([[0.0, 1.0], [1.0, 0.0]]), "Y": np.array([[0.0, -1j], [1j, 0.0]]),
+      "Z": np.diag([1.0, -1.0])}
+
+
+def _dense_hamiltonian(terms, constant):
+    return sum(c * np.kron(_P[a], _P[b]) for (a, b), c in terms.items()) + constant * np.eye(4)
+
+
+def _dense_ry(t):
+    return np.array([[np.cos(t / 2), -np.sin(t / 2)], [np.sin(t / 2), np.cos(t / 2)]])
+
+
+# CNOT with control qubit 0 (low bit) and target qubit 1: |q1 q0> = |01> <-> |11>, i.e. index 1 <-> 3
+_CNOT_01 = np.eye(4)[[0, 3, 2, 1]]
+
+
+def test_energies_against_a_hand_built_hamiltonian_matrix():
+    Hd = _dense_hamiltonian(H2.terms, H2.constant)
+    assert np.allclose(H2.matrix(), Hd, atol=1e-15)
+    assert exact_ground_energy(H2) == pytest.approx(np.linalg.eigvalsh(Hd)[0], abs=1e-12)
+    rng = np.random.default_rng(9)
+    for params in rng.uniform(-np.pi, np.pi, (5, 4)):
+        # the two-qubit hardware-efficient circuit as dense matrices: Ry layer, CNOT 0 -> 1, Ry layer
+        # (qubit 0 first within a layer: kron(Ry(q1), Ry(q0)))
+        U = np.kron(_dense_ry(params[3]), _dense_ry(params[2])) @ _CNOT_01 @ np.kron(_dense_ry(params[1]),
+                                                                                  _dense_ry(params[0]))
+        psi = U[:, 0]
+        assert np.allclose(hardware_efficient_state(params), psi, atol=1e-14)
+        assert float(energy(psi, H2)) == pytest.approx(float((psi.conj() @ Hd @ psi).real), abs=1e-14)
+        labels = ["XY", "ZX", "YY"]
+        ref = [float((psi.conj() @ np.kron(_P[a], _P[b]) @ psi).real) for a, b in labels]
+        assert np.allclose(pauli_expectations(psi, labels), ref, atol=1e-14)
+    # a Hamiltonian with Y terms, on complex states (for real states a single Y has expectation 0,
+    # and the spectrum of H and of its complex conjugate agree, so only these catch a sign of Y)
+    terms = {"XY": 0.3, "YX": -0.7, "ZI": 0.2, "IY": 0.5, "YZ": 0.4}
+    h = PauliHamiltonian(terms, 0.1)
+    hd = _dense_hamiltonian(terms, 0.1)
+    assert exact_ground_energy(h) == pytest.approx(np.linalg.eigvalsh(hd)[0], abs=1e-12)
+    for psi in rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4)):
+        psi = psi / np.linalg.norm(psi)
+        assert float(energy(psi, h)) == pytest.approx(float((psi.conj() @ hd @ psi).real), abs=1e-14)
+        ref = [float((psi.conj() @ np.kron(_P[a], _P[b]) @ psi).real) for a, b in terms]
+        assert np.allclose(pauli_expectations(psi, list(terms)), ref, atol=1e-14)

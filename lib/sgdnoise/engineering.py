@@ -296,7 +296,8 @@ def gradient_noise_summary(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
     --------
     >>> from sgdnoise.models import make_model
     >>> m = make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
-    >>> X, y = torch.randn(20, 3, dtype=torch.float64), torch.randint(0, 2, (20,))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(20, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (20,), generator=g)
     >>> s = gradient_noise_summary(m, F.cross_entropy, X, y)
     >>> bool(abs(s["b_simple"] - s["trace_sigma"] / s["grad_sq_norm"]) < 1e-12), bool(0 < s["top_share"] <= 1)
     (True, True)
@@ -346,7 +347,8 @@ def minibatch_noise_trace(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y:
     --------
     >>> from sgdnoise.models import make_model
     >>> m = make_model("logistic", 3, 2, device="cpu")
-    >>> X, y = torch.randn(50, 3), torch.randint(0, 2, (50,))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(50, 3, generator=g), torch.randint(0, 2, (50,), generator=g)
     >>> tr, g2 = minibatch_noise_trace(m, F.cross_entropy, X, y, 5, 20, torch.Generator().manual_seed(0))
     >>> bool(tr > 0 and g2 > 0)
     True
@@ -411,7 +413,8 @@ def augmentation_noise_split(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
     --------
     >>> from sgdnoise.models import make_model
     >>> m = make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
-    >>> X, y = torch.randn(30, 3, dtype=torch.float64), torch.randint(0, 2, (30,))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(30, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (30,), generator=g)
     >>> s = augmentation_noise_split(m, F.cross_entropy, X, y, lambda x: x, 3)   # no augmentation
     >>> abs(s["within"]) < 1e-12, abs(s["between"] - gradient_noise_summary(m, F.cross_entropy, X, y)["trace_sigma"]) < 1e-9
     (True, True)
@@ -472,7 +475,8 @@ def replace_head(model: nn.Module, n_classes: int, seed: int = 0) -> nn.Module:
     old = net[-1]
     gen = torch.Generator().manual_seed(seed)
     bound = 1.0 / old.in_features ** 0.5
-    head = nn.Linear(old.in_features, n_classes)
+    with torch.random.fork_rng(devices=[]):  # nn.Linear's own default init must not move the global RNG
+        head = nn.Linear(old.in_features, n_classes)
     with torch.no_grad():
         head.weight.copy_(torch.empty_like(head.weight).uniform_(-bound, bound, generator=gen))
         head.bias.copy_(torch.empty_like(head.bias).uniform_(-bound, bound, generator=gen))

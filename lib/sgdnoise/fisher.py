@@ -79,7 +79,7 @@ def true_fisher(model: nn.Module, X: torch.Tensor, chunk_size: int | None = None
     --------
     >>> from sgdnoise.models import make_model
     >>> m = make_model("logistic", 2, 3, device="cpu", dtype=torch.float64)
-    >>> Fm = true_fisher(m, torch.randn(5, 2, dtype=torch.float64))
+    >>> Fm = true_fisher(m, torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
     >>> Fm.shape, bool(torch.allclose(Fm, Fm.T))
     (torch.Size([9, 9]), True)
     """
@@ -129,7 +129,7 @@ def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     --------
     >>> from sgdnoise.models import make_model
     >>> m = make_model("logistic", 2, 3, device="cpu", dtype=torch.float64)
-    >>> X, y = torch.randn(5, 2, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1])
+    >>> X, y = torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1])
     >>> H = dense_hessian(m, F.cross_entropy, X, y)
     >>> bool(torch.allclose(H, true_fisher(m, X)))   # softmax regression: H = F exactly
     True

@@ -69,9 +69,10 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator | N
 
     Examples
     --------
-    >>> lin = torch.nn.Linear(3, 2)
-    >>> delta = filter_normalized_direction(lin, torch.Generator().manual_seed(0))
-    >>> bool(torch.allclose(delta[:6].view(2, 3).norm(dim=1), lin.weight.detach().norm(dim=1))), delta[6:].tolist()
+    >>> from sgdnoise.models import make_model
+    >>> m = make_model("logistic", 3, 2, device="cpu")       # weights seeded, W (2, 3) then b (2,)
+    >>> delta = filter_normalized_direction(m, torch.Generator().manual_seed(0))
+    >>> bool(torch.allclose(delta[:6].view(2, 3).norm(dim=1), m.linear.weight.detach().norm(dim=1))), delta[6:].tolist()
     (True, [0.0, 0.0])
     """
     check_generator(generator)
@@ -315,7 +316,7 @@ def rescale_relu_layers(model: nn.Module, layer: int, alpha: float) -> nn.Module
     --------
     >>> from sgdnoise.models import MLP
     >>> m = MLP((3, 4, 2)).double()
-    >>> x = torch.randn(5, 3, dtype=torch.float64)
+    >>> x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> bool(torch.allclose(rescale_relu_layers(m, 0, 10.0)(x), m(x)))
     True
     """

@@ -214,7 +214,7 @@ def trace_sigma(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Ten
     >>> from sgdnoise.gradients import per_example_grads
     >>> from sgdnoise.sampling import trace_covariance
     >>> m = make_model("mlp", 3, 2, hidden=(4,), device="cpu", dtype=torch.float64)
-    >>> X, y = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0, 1, 0, 1, 1, 0])
+    >>> X, y = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64), torch.tensor([0, 1, 0, 1, 1, 0])
     >>> bool(abs(trace_sigma(m, F.cross_entropy, X, y)
     ...          - trace_covariance(per_example_grads(m, F.cross_entropy, X, y))) < 1e-12)
     True
