@@ -561,6 +561,13 @@ CASES: dict[str, list] = {
     ],
 }
 
+CASES["sgdnoise.progress"] = [
+    (lambda: sgdnoise.progress(range(3), desc=""), r"\bdesc\b"),
+    (lambda: sgdnoise.progress(range(3), desc="x", delay=-1.0), r"\bdelay\b"),
+    (lambda: sgdnoise.progress(range(3), desc="x", total=-1), r"\btotal\b"),
+    (lambda: sgdnoise.progress(range(3), desc="x", leave="no"), r"\bleave\b"),
+]
+
 # Public names that take nothing to validate, each with the reason.
 EXEMPT: dict[str, str] = {
     # Result containers: plain dataclasses that the library fills in and returns.
@@ -605,6 +612,11 @@ def public_callables():
                 continue
             if obj.__module__ == mod.__name__:
                 found.add(f"{short}.{name}")
+    # Functions that the package exports from a private module (e.g. sgdnoise.progress from _progress).
+    for name in sgdnoise.__all__:
+        obj = getattr(sgdnoise, name, None)
+        if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__.rsplit(".", 1)[1].startswith("_"):
+            found.add(f"sgdnoise.{name}")
     return found
 
 
