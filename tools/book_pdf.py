@@ -1,0 +1,119 @@
+"""A local Sphinx extension for the printable PDF of the book (``make pdf``).
+
+Three things:
+
+* **The site's math macros in LaTeX.** The site defines ``\\E``, ``\\Var``, ``\\norm`` ... once, in
+  ``mathjax3_config`` (``_config.yml``). The LaTeX build gets the same macros, generated from that
+  setting, at the end of ``latex_elements["preamble"]``, so the two cannot drift apart.
+* **A stand-in for ``bbm.sty``** (``tools/latex/bbm.sty``) copied next to the ``.tex`` file: the
+  class of sphinx-jupyterbook-latex loads that package, which Debian ships only inside the 500 MB
+  ``texlive-fonts-extra``; the book never uses what it defines.
+* **The ``{book-pdf}`` directive** on the front page: in the HTML build it links the PDFs that
+  ``make pdf`` left in ``book_pdf_dir`` (``_build/pdf``), as Sphinx downloads (copied into the
+  site's ``_downloads/``); a PDF that does not exist is not linked, and the page says how to make
+  it instead, so a plain ``make book`` has no broken link. The page depends on the PDF files, so
+  the next HTML build after ``make pdf`` re-reads it and adds the links. The student site
+  (``hide_solutions``) links only the student PDF. Outside HTML (in the PDF itself) the directive
+  produces nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx import addnodes
+from sphinx.util.docutils import SphinxDirective
+
+HERE = Path(__file__).resolve().parent
+
+
+def latex_macros(mathjax_macros: dict) -> str:
+    """LaTeX definitions of MathJax 3 ``tex.macros`` (``name: body`` or ``name: [body, nargs]``).
+
+    ``\\providecommand`` then ``\\renewcommand``: a name that LaTeX or a package already defines
+    (``\\Var`` is one, in the jupyterBook class) takes the site's meaning, as on the website.
+
+    >>> print(latex_macros({"E": "\\\\mathbb{E}", "norm": ["\\\\lVert #1 \\\\rVert", 1]}))
+    \\providecommand{\\E}{}\\renewcommand{\\E}{\\mathbb{E}}
+    \\providecommand{\\norm}{}\\renewcommand{\\norm}[1]{\\lVert #1 \\rVert}
+    """
+    lines = []
+    for name, value in mathjax_macros.items():
+        if isinstance(value, (list, tuple)):
+            body, nargs = value[0], int(value[1])
+            args = f"[{nargs}]"
+        else:
+            body, args = value, ""
+        lines.append(f"\\providecommand{{\\{name}}}{{}}\\renewcommand{{\\{name}}}{args}{{{body}}}")
+    return "\n".join(lines)
+
+
+def configure_latex(app, config) -> None:
+    """Append the site's macros to the LaTeX preamble; ship the bbm stand-in with the .tex."""
+    macros = ((config.mathjax3_config or {}).get("tex") or {}).get("macros") or {}
+    elements = config.latex_elements
+    elements["preamble"] = (elements.get("preamble", "") + "\n% The site's math macros "
+                            "(mathjax3_config in _config.yml), added by tools/book_pdf.py\n"
+                            + latex_macros(macros) + "\n")
+    config.latex_additional_files = list(config.latex_additional_files) + [str(HERE / "latex" / "bbm.sty")]
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"
+
+
+class BookPdf(SphinxDirective):
+    """``{book-pdf}`` with options ``:book:`` and ``:student:`` (file names in ``book_pdf_dir``)."""
+
+    option_spec = {"book": directives.unchanged_required, "student": directives.unchanged_required}
+
+    def _link(self, name: str) -> tuple[list[nodes.Node], bool]:
+        rel = Path(self.config.book_pdf_dir) / name
+        path = Path(self.env.srcdir) / rel
+        # Re-read this page whenever the PDF appears, changes or goes (a missing dependency
+        # counts as changed, so a page without the link is re-read on every build).
+        self.env.note_dependency(str(path))
+        if not path.is_file():
+            return [nodes.literal(text=name)], False
+        ref = addnodes.download_reference("", "", refdoc=self.env.docname, reftarget="/" + rel.as_posix(),
+                                          refexplicit=True, refdomain="", reftype="download")
+        ref += nodes.literal(text=name)
+        return [ref, nodes.Text(f" ({_size(path)})")], True
+
+    def run(self) -> list[nodes.Node]:
+        student_site = bool(self.config["hide_solutions"])
+        para = nodes.paragraph()
+        wanted = []
+        if not student_site and "book" in self.options:
+            wanted.append((self.options["book"], "the whole book with the solutions of the exercises"))
+        if "student" in self.options:
+            wanted.append((self.options["student"], "the student edition, without the solutions"))
+        links = [(self._link(name), what) for name, what in wanted]
+        present = [(parts, what) for (parts, ok), what in links if ok]
+        if present:
+            para += nodes.strong(text="Print it. ")
+            para += nodes.Text("The book as a PDF, typeset from the same executed notebooks as this site: ")
+            for i, (parts, what) in enumerate(present):
+                if i:
+                    para += nodes.Text("; ")
+                para.extend(parts)
+                para += nodes.Text(f", {what}")
+            para += nodes.Text(".")
+        else:
+            para += nodes.Text("A printable PDF of the book is made with ")
+            para += nodes.literal(text="make pdf")
+            para += nodes.Text(" (it needs TeX Live; see the page for instructors); this build of the "
+                               "site was made without it.")
+        only = addnodes.only(expr="html")
+        only += para
+        return [only]
+
+
+def setup(app):
+    app.add_config_value("book_pdf_dir", "_build/pdf", "env")
+    app.connect("config-inited", configure_latex, priority=900)
+    app.add_directive("book-pdf", BookPdf)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
