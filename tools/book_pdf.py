@@ -25,6 +25,7 @@ from pathlib import Path
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx import addnodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +60,33 @@ def configure_latex(app, config) -> None:
                             "(mathjax3_config in _config.yml), added by tools/book_pdf.py\n"
                             + latex_macros(macros) + "\n")
     config.latex_additional_files = list(config.latex_additional_files) + [str(HERE / "latex" / "bbm.sty")]
+
+
+def numbering_as_on_the_site(app) -> None:
+    """Exercises numbered "Exercise 3.2" as on the site (sphinx-jupyterbook-latex sets depth 2)."""
+    if app.builder.format == "latex":
+        app.config.numfig_secnum_depth = 1
+
+
+class ChapterNumbersAsOnTheSite(SphinxPostTransform):
+    """In the PDF, number the chapters the site numbers, and only those, with the site's numbers.
+
+    LaTeX numbers every chapter; the site numbers only the chapters of its numbered parts
+    (Foundations ... Synthesis: 1 to 10), so "Getting started" and "Reference" would shift every
+    chapter number (chapter 1 would print as 4, and its exercises, numbered by Sphinx as on the
+    site, would not match). Before each page of the book, raw LaTeX switches section numbering
+    off (an unnumbered page: ``secnumdepth`` -1, which also keeps the chapter counter still) or
+    on (a numbered page).
+    """
+
+    default_priority = 900  # after sphinx-jupyterbook-latex has arranged the parts (700)
+    formats = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        numbered = {d for d, n in self.env.toc_secnumbers.items() if n}
+        for start in self.document.findall(addnodes.start_of_file):
+            depth = 2 if start["docname"] in numbered else -1
+            start.insert(0, nodes.raw("", f"\\setcounter{{secnumdepth}}{{{depth}}}\n", format="latex"))
 
 
 def _size(path: Path) -> str:
@@ -116,4 +144,6 @@ def setup(app):
     app.add_config_value("book_pdf_dir", "_build/pdf", "env")
     app.connect("config-inited", configure_latex, priority=900)
     app.add_directive("book-pdf", BookPdf)
+    app.connect("builder-inited", numbering_as_on_the_site, priority=900)
+    app.add_post_transform(ChapterNumbersAsOnTheSite)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

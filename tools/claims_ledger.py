@@ -198,6 +198,17 @@ def _print_table(table: nodes.table, widths=None) -> None:
     for spec, w in zip(specs, widths):
         spec["colwidth"] = w
     table["classes"] = [c for c in table["classes"] if c != "colwidths-auto"] + ["colwidths-given", "longtable"]
+    # Long identifiers (function names in the sources) may break after an underscore.
+    for text in list(table.findall(nodes.Text)):
+        if "_" not in text.astext():
+            continue
+        pieces = text.astext().split("_")
+        new = []
+        for i, piece in enumerate(pieces):
+            new.append(nodes.Text(piece + ("_" if i < len(pieces) - 1 else "")))
+            if i < len(pieces) - 1:
+                new.append(nodes.raw("", r"\allowbreak{}", format="latex"))
+        text.parent.replace(text, new)
 
 
 class ClaimsTableForPrint(SphinxPostTransform):
