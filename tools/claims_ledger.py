@@ -186,6 +186,8 @@ class LedgerPostTransform(SphinxPostTransform):
         return out
 
 
+_BREAK_AFTER = re.compile(r"(?<=_)(?=\w)|(?<=\.)(?=[A-Za-z_])")
+
 # Column widths (relative) of the claims tables in print, in the order of TABLE_HEADER.
 PRINT_WIDTHS = [28, 9, 15, 18, 13, 11, 6]
 
@@ -198,16 +200,18 @@ def _print_table(table: nodes.table, widths=None) -> None:
     for spec, w in zip(specs, widths):
         spec["colwidth"] = w
     table["classes"] = [c for c in table["classes"] if c != "colwidths-auto"] + ["colwidths-given", "longtable"]
-    # Long identifiers (function names in the sources) may break after an underscore.
+    # Long identifiers (function names in the sources) may break after an underscore or a dot.
     for text in list(table.findall(nodes.Text)):
-        if "_" not in text.astext():
+        if isinstance(text.parent, nodes.raw):
             continue
-        pieces = text.astext().split("_")
+        pieces = _BREAK_AFTER.split(text.astext())
+        if len(pieces) == 1:
+            continue
         new = []
         for i, piece in enumerate(pieces):
-            new.append(nodes.Text(piece + ("_" if i < len(pieces) - 1 else "")))
-            if i < len(pieces) - 1:
+            if i:
                 new.append(nodes.raw("", r"\allowbreak{}", format="latex"))
+            new.append(nodes.Text(piece))
         text.parent.replace(text, new)
 
 
