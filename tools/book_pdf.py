@@ -69,7 +69,8 @@ def numbering_as_on_the_site(app) -> None:
 
 
 class ChapterNumbersAsOnTheSite(SphinxPostTransform):
-    """In the PDF, number the chapters the site numbers, and only those, with the site's numbers.
+    """In the PDF, number the chapters the site numbers, and only those, with the site's numbers
+    (and put the bibliography where the site has it, :meth:`bibliography_in_its_place`).
 
     LaTeX numbers every chapter; the site numbers only the chapters of its numbered parts
     (Foundations ... Synthesis: 1 to 10), so "Getting started" and "Reference" would shift every
@@ -83,10 +84,33 @@ class ChapterNumbersAsOnTheSite(SphinxPostTransform):
     formats = ("latex",)
 
     def run(self, **kwargs) -> None:
+        self.bibliography_in_its_place()
         numbered = {d for d, n in self.env.toc_secnumbers.items() if n}
         for start in self.document.findall(addnodes.start_of_file):
             depth = 2 if start["docname"] in numbered else -1
             start.insert(0, nodes.raw("", f"\\setcounter{{secnumdepth}}{{{depth}}}\n", format="latex"))
+
+
+    def bibliography_in_its_place(self) -> None:
+        """The list of references where the site has it, instead of an empty chapter plus a list.
+
+        Sphinx gathers every citation of the book into one list at the very end of the PDF, under
+        its own heading "Bibliography"; the site's page of that name (``book_pdf_bibliography_doc``)
+        would stay behind as a chapter holding one sentence about the site's back-links. The list
+        takes that chapter's place (its heading is LaTeX's "Bibliography").
+        """
+        from sphinx.builders.latex.nodes import thebibliography
+
+        bibs = [n for n in self.document.children if isinstance(n, thebibliography)]
+        pages = [n for n in self.document.findall(addnodes.start_of_file)
+                 if n["docname"] == self.config.book_pdf_bibliography_doc]
+        if len(bibs) != 1 or len(pages) != 1:
+            return
+        bib, page = bibs[0], pages[0]
+        bib.parent.remove(bib)
+        for child in list(page.children):
+            page.remove(child)
+        page += bib
 
 
 def _size(path: Path) -> str:
@@ -142,6 +166,7 @@ class BookPdf(SphinxDirective):
 
 def setup(app):
     app.add_config_value("book_pdf_dir", "_build/pdf", "env")
+    app.add_config_value("book_pdf_bibliography_doc", "book/references", "env")
     app.connect("config-inited", configure_latex, priority=900)
     app.add_directive("book-pdf", BookPdf)
     app.connect("builder-inited", numbering_as_on_the_site, priority=900)
