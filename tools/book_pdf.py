@@ -11,8 +11,8 @@ Three things:
 * **The ``{book-pdf}`` directive** on the front page: in the HTML build it links the PDFs that
   ``make pdf`` left in ``book_pdf_dir`` (``_build/pdf``), as Sphinx downloads (copied into the
   site's ``_downloads/``); a PDF that does not exist is not linked, and the page says how to make
-  it instead, so a plain ``make book`` has no broken link. The page depends on the PDF files, so
-  the next HTML build after ``make pdf`` re-reads it and adds the links. The student site
+  it instead, so a plain ``make book`` has no broken link. The page is re-read on every build,
+  so the next HTML build after ``make pdf`` adds the links. The student site
   (``hide_solutions``) links only the student PDF. Outside HTML (in the PDF itself) the directive
   produces nothing.
 """
@@ -117,6 +117,27 @@ def _size(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f} MB"
 
 
+def _pdf_pages(env) -> set:
+    if not hasattr(env, "book_pdf_pages"):
+        env.book_pdf_pages = set()
+    return env.book_pdf_pages
+
+
+def reread_pdf_pages(app, env, added, changed, removed) -> list[str]:
+    """Re-read the pages with a ``{book-pdf}`` on every build: whether a PDF exists (and its size)
+    is decided when the page is read, and a PDF made after the last read may be older than it, so
+    Sphinx's own test of dependencies (modification times) would miss it. It is one short page."""
+    return sorted(_pdf_pages(env) - set(added) - set(changed) - set(removed))
+
+
+def _purge(app, env, docname) -> None:
+    _pdf_pages(env).discard(docname)
+
+
+def _merge(app, env, docnames, other) -> None:
+    _pdf_pages(env).update(set(docnames) & getattr(other, "book_pdf_pages", set()))
+
+
 class BookPdf(SphinxDirective):
     """``{book-pdf}`` with options ``:book:`` and ``:student:`` (file names in ``book_pdf_dir``)."""
 
@@ -125,9 +146,6 @@ class BookPdf(SphinxDirective):
     def _link(self, name: str) -> tuple[list[nodes.Node], bool]:
         rel = Path(self.config.book_pdf_dir) / name
         path = Path(self.env.srcdir) / rel
-        # Re-read this page whenever the PDF appears, changes or goes (a missing dependency
-        # counts as changed, so a page without the link is re-read on every build).
-        self.env.note_dependency(str(path))
         if not path.is_file():
             return [nodes.literal(text=name)], False
         ref = addnodes.download_reference("", "", refdoc=self.env.docname, reftarget="/" + rel.as_posix(),
@@ -136,6 +154,7 @@ class BookPdf(SphinxDirective):
         return [ref, nodes.Text(f" ({_size(path)})")], True
 
     def run(self) -> list[nodes.Node]:
+        _pdf_pages(self.env).add(self.env.docname)
         student_site = bool(self.config["hide_solutions"])
         para = nodes.paragraph()
         wanted = []
@@ -169,6 +188,9 @@ def setup(app):
     app.add_config_value("book_pdf_bibliography_doc", "book/references", "env")
     app.connect("config-inited", configure_latex, priority=900)
     app.add_directive("book-pdf", BookPdf)
+    app.connect("env-get-outdated", reread_pdf_pages)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
     app.connect("builder-inited", numbering_as_on_the_site, priority=900)
     app.add_post_transform(ChapterNumbersAsOnTheSite)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
