@@ -86,8 +86,9 @@ $(MATHJAX_STATIC)/tex-mml-chtml.js: $(STAMP)
 
 mathjax: $(MATHJAX_STATIC)/tex-mml-chtml.js
 
-# The site shows no progress bars (sgdnoise.progress): a finished bar on a page is clutter.
-book book-strict student: export SGDNOISE_PROGRESS := 0
+# The site shows no progress bars (sgdnoise.progress): a finished bar on a page is clutter. Nor
+# does the PDF, whose build shares the execution cache with the site's (it may fill it first).
+book book-strict student pdf: export SGDNOISE_PROGRESS := 0
 
 book: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
