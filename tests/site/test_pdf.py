@@ -12,7 +12,8 @@ Run by ``make site-test`` (part of ``make test``) after ``make pdf`` and then ``
   ``.tex``, and image objects in the PDF (``pdfimages -list``, one per distinct image file);
 - no notebook output fell back to a ``text/plain`` placeholder (``<Figure size ...>``,
   ``<IPython.core.display.HTML object>``, an animation's repr): every figure or animation must
-  carry an ``image/png`` (an animation: its still frame), which the LaTeX builder prefers;
+  carry an ``image/png`` (an animation: its still frame), which the LaTeX builder prefers; and no
+  progress bar (``sgdnoise.progress``) was printed;
 - the exercises: as many as the site has; each with its solution in the book, none in the
   student edition;
 - the front page of each site links its PDF (the student site only the student edition), and the
@@ -162,6 +163,8 @@ def test_no_output_fell_back_to_a_placeholder(edition):
         assert placeholder not in text, (
             f"{pdf.name}: an output printed as {placeholder!r}...: give it an image/png representation "
             "(an animation: its still frame next to the text/html)")
+    bar = re.search(r"\|[^|\n]*\d+/\d+ \[[\d:<]+, *[\d.]+ ?(?:it/s|s/it)\]", text)
+    assert not bar, f"{pdf.name}: a progress bar was printed ({bar.group(0)!r}): make pdf sets SGDNOISE_PROGRESS=0"
 
 
 def test_exercises_with_solutions_in_the_book_and_without_in_the_student_edition(edition):
