@@ -4,6 +4,7 @@
 #   make student   the site with every solution removed, in _build/student/_build/html
 #   make student-notebooks  every notebook without its solutions, executed once, in _build/student_notebooks
 #   make site-test the built sites (book + student) opened in headless chromium (part of make test)
+#   make pdf       the book and its student edition as PDFs, in _build/pdf (needs TeX Live)
 #   make test-large nbval over every notebook at SGDNOISE_SIZE=large (what a GPU build runs; not in make test)
 SHELL        := /bin/bash
 .SHELLFLAGS  := -euo pipefail -c
@@ -18,7 +19,7 @@ JOBS         ?= 2
 BUILD_FLAGS  ?=
 STRICT       := -n -W --keep-going
 
-.PHONY: help venv venv-base lab cache-key mathjax book test test-large unit nbval book-strict student student-check student-notebooks site-test clean clean-cache bench
+.PHONY: help venv venv-base lab cache-key mathjax book test test-large unit nbval book-strict student student-check student-notebooks site-test pdf tex-check clean clean-cache bench
 
 help:
 	@echo "make book     build the site into _build/html (sets up .venv on first use)"
@@ -26,6 +27,8 @@ help:
 	@echo "make student  the site without solutions, into _build/student/_build/html"
 	@echo "make student-notebooks  notebooks without solutions, executed once, into _build/student_notebooks"
 	@echo "make site-test          open both built sites in headless chromium (needs make book + student)"
+	@echo "make pdf      the book and its student edition as PDFs in _build/pdf (needs xelatex, latexmk);"
+	@echo "              the next make book links them from the front page"
 	@echo "make lab      JupyterLab on book/ with the course kernel (the learner's path)"
 	@echo "make test-large        every notebook at SGDNOISE_SIZE=large under nbval (long on a CPU)"
 	@echo "make bench    run every benchmark script"
@@ -83,8 +86,9 @@ $(MATHJAX_STATIC)/tex-mml-chtml.js: $(STAMP)
 
 mathjax: $(MATHJAX_STATIC)/tex-mml-chtml.js
 
-# The site shows no progress bars (sgdnoise.progress): a finished bar on a page is clutter.
-book book-strict student: export SGDNOISE_PROGRESS := 0
+# The site shows no progress bars (sgdnoise.progress): a finished bar on a page is clutter. Nor
+# does the PDF, whose build shares the execution cache with the site's (it may fill it first).
+book book-strict student pdf: export SGDNOISE_PROGRESS := 0
 
 book: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
@@ -108,6 +112,37 @@ unit: $(STAMP)
 site-test: $(STAMP)
 	SITE_TEST_REQUIRED=1 $(PY) -m pytest -q -p no:cacheprovider -rs tests/site
 
+# The printable PDFs: Sphinx's LaTeX builder (through sphinx-jupyterbook-latex, as Jupyter Book's
+# `--builder pdflatex` does), typeset by xelatex under latexmk; strict like the site (warnings are
+# errors; a LaTeX error stops the build). The notebooks' outputs come from the same execution cache
+# as the site, so after make book nothing is executed again (and before it, make pdf executes and
+# fills the cache for make book). _build/pdf/noisy-descent.pdf is the whole book with the
+# solutions, noisy-descent-student.pdf the student edition without them. The HTML build links
+# whichever exists from the front page (tools/book_pdf.py): run make pdf before make book to
+# publish them with the site (make test does). TeX comes from Debian, TEX_PACKAGES; .ci/run
+# installs them when xelatex, latexmk or pdftotext is missing.
+TEX_PACKAGES := texlive-xetex latexmk texlive-fonts-recommended texlive-latex-recommended texlive-latex-extra fonts-freefont-otf poppler-utils
+PDF_DIR      := _build/pdf
+PDF_BUILD    := LATEXMKOPTS=-xelatex LATEXOPTS="-interaction=nonstopmode -halt-on-error" \
+                $(VENV)/bin/jupyter-book build . --builder pdflatex $(STRICT)
+
+tex-check:
+	@for tool in xelatex latexmk pdftotext; do command -v $$tool >/dev/null || { \
+	    echo "make pdf: $$tool not found; on Debian or Ubuntu: sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; \
+	    exit 1; }; done
+
+pdf: $(STAMP) cache-key mathjax tex-check
+	@start=$$(date +%s); \
+	rm -f $(PDF_DIR)/noisy-descent.pdf $(PDF_DIR)/noisy-descent-student.pdf; \
+	$(PDF_BUILD) --path-output $(PDF_DIR)/book; \
+	cp $(PDF_DIR)/book/_build/latex/noisy-descent.pdf $(PDF_DIR)/noisy-descent.pdf; \
+	$(PY) tools/book.py student-config _config.yml _build/student_config.yml; \
+	$(PDF_BUILD) --config _build/student_config.yml --path-output $(PDF_DIR)/student; \
+	cp $(PDF_DIR)/student/_build/latex/noisy-descent.pdf $(PDF_DIR)/noisy-descent-student.pdf; \
+	for f in $(PDF_DIR)/noisy-descent.pdf $(PDF_DIR)/noisy-descent-student.pdf; do \
+	    echo "$$f: $$(pdfinfo $$f | sed -n 's/^Pages: *//p') pages, $$(( $$(stat -c %s $$f) / 1000 )) kB"; done; \
+	echo "make pdf: both PDFs in $$(( $$(date +%s) - start )) s"
+
 # Copies of every notebook in _toc.yml with the solution directives removed, each executed once.
 student-notebooks: $(STAMP)
 	$(PY) tools/book.py student-notebooks _toc.yml _build/student_notebooks
@@ -129,17 +164,24 @@ test-large: $(STAMP)
 book-strict: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(STRICT)
 
-# The browser test skips (with its reason) where chromium is missing; the last line repeats the
-# reason, and under CI (CI=true, where .ci/run installs chromium) a skip is a broken install: fail.
+# The PDFs are built before the sites, so that the sites link them and the browser test follows
+# those links; where TeX is missing (outside CI) make pdf is left out and the PDF test skips.
+# The browser test and the PDF test skip (with their reasons) where chromium or TeX is missing; the
+# last line repeats the reasons, and under CI (CI=true, where .ci/run installs chromium and TeX)
+# a skip is a broken install: fail.
 SITE_TEST_LOG := _build/site-test.log
 test: $(STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory unit nbval book-strict student-check; \
+	$(MAKE) --no-print-directory unit nbval; \
+	if [ "$${CI:-}" = "true" ] || $(MAKE) -s --no-print-directory tex-check >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory pdf; \
+	else rm -f _build/pdf/noisy-descent.pdf _build/pdf/noisy-descent-student.pdf; fi; \
+	$(MAKE) --no-print-directory book-strict student-check; \
 	mkdir -p _build; $(MAKE) --no-print-directory site-test 2>&1 | tee $(SITE_TEST_LOG); \
-	skipped=$$(sed -n 's/.*\(browser test skipped: .*\)/\1/p' $(SITE_TEST_LOG) | head -n 1); \
+	skipped=$$(sed -n 's/.*\(\(browser\|PDF\) test skipped: .*\)/\1/p' $(SITE_TEST_LOG) | sort -u | paste -sd ';' -); \
 	if [ -n "$$skipped" ]; then \
-	    if [ "$${CI:-}" = "true" ]; then echo "make test: FAILED: under CI the browser test must run ($$skipped)"; exit 1; fi; \
-	    echo "make test: all passed in $$(( $$(date +%s) - start )) s, except the browser test: $$skipped"; \
+	    if [ "$${CI:-}" = "true" ]; then echo "make test: FAILED: under CI the browser and PDF tests must run ($$skipped)"; exit 1; fi; \
+	    echo "make test: all passed in $$(( $$(date +%s) - start )) s, except: $$skipped"; \
 	else \
 	    echo "make test: all passed in $$(( $$(date +%s) - start )) s"; \
 	fi

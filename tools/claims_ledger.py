@@ -8,6 +8,11 @@ the ``{claims-ledger}`` directive puts a placeholder on the ledger page, and a p
 replaces it with the tables once every chapter has been read. The ledger is therefore made from
 the very outputs the chapters show, cached or freshly executed, and cannot drift from them.
 
+Outside HTML (the PDF of ``make pdf``), a chapter's table would fall back to its ``text/plain``
+form, one line per claim far wider than a page: there a post-transform replaces the output with a
+real table made from the same JSON, and every claims table (chapters and ledger) is typeset as a
+``longtable`` with fixed column widths, so that it breaks across pages and wraps its cells.
+
 A claim whose detectable error exceeds 25 % without a stated reason is reported as a warning,
 which fails the strict builds of ``make test``.
 """
@@ -181,6 +186,83 @@ class LedgerPostTransform(SphinxPostTransform):
         return out
 
 
+_BREAK_AFTER = re.compile(r"(?<=_)(?=\w)|(?<=\.)(?=[A-Za-z_])")
+
+# Column widths (relative) of the claims tables in print, in the order of TABLE_HEADER.
+PRINT_WIDTHS = [28, 9, 15, 18, 13, 11, 6]
+
+
+def _print_table(table: nodes.table, widths=None) -> None:
+    """Make a claims table printable: a longtable with fixed, relative column widths."""
+    tgroup = next(iter(table.findall(nodes.tgroup)))
+    specs = list(tgroup.findall(nodes.colspec))
+    widths = widths if widths and len(widths) == len(specs) else [1] * len(specs)
+    for spec, w in zip(specs, widths):
+        spec["colwidth"] = w
+    table["classes"] = [c for c in table["classes"] if c != "colwidths-auto"] + ["colwidths-given", "longtable"]
+    # Long identifiers (function names in the sources) may break after an underscore or a dot.
+    for text in list(table.findall(nodes.Text)):
+        if isinstance(text.parent, nodes.raw):
+            continue
+        pieces = _BREAK_AFTER.split(text.astext())
+        if len(pieces) == 1:
+            continue
+        new = []
+        for i, piece in enumerate(pieces):
+            if i:
+                new.append(nodes.raw("", r"\allowbreak{}", format="latex"))
+            new.append(nodes.Text(piece))
+        text.parent.replace(text, new)
+
+
+class ClaimsTableForPrint(SphinxPostTransform):
+    """Outside HTML, a chapter's "Checked on this page" output becomes a real table from its JSON.
+
+    Runs before myst-nb's ``SelectMimeType`` (priority 4), which would otherwise pick the
+    ``text/plain`` representation for the LaTeX builder.
+    """
+
+    default_priority = 3
+
+    def is_supported(self) -> bool:
+        return self.app.builder.format != "html"
+
+    def run(self, **kwargs) -> None:
+        for bundle in list(self.document.findall(nodes.container)):
+            if bundle.get("nb_element") != "mime_bundle":
+                continue
+            payloads = [p for raw in bundle.findall(nodes.raw) for p in _PAYLOAD.findall(raw.astext())]
+            if not payloads:
+                continue
+            data = json.loads(payloads[-1].replace("<\\/", "</"))
+            claims = data["claims"]
+            caption = nodes.paragraph()
+            caption += nodes.Text(f"{sum(c['passed'] for c in claims)} of {len(claims)} claims hold, "
+                                  "computed at the ")
+            caption += nodes.literal(text=str(data["profile"]))
+            caption += nodes.Text(" size on ")
+            caption += nodes.literal(text=str(data["device"]))
+            caption += nodes.Text(".")
+            table = _table(TABLE_HEADER, table_rows(claims))
+            bundle.replace_self([caption, table])
+
+
+class LedgerTablesForPrint(SphinxPostTransform):
+    """Outside HTML, every claims table (chapters and ledger) as a longtable with fixed widths."""
+
+    default_priority = 9  # after the ledger is built (8)
+
+    def is_supported(self) -> bool:
+        return self.app.builder.format != "html"
+
+    def run(self, **kwargs) -> None:
+        for table in list(self.document.findall(nodes.table)):
+            if "sgdnoise-ledger" not in table["classes"]:
+                continue
+            totals = "sgdnoise-ledger-totals" in table["classes"]
+            _print_table(table, [22, 8, 8, 12, 30, 10, 10] if totals else PRINT_WIDTHS)
+
+
 def _add_static(app) -> None:
     """Publish tools/static (the claims tables' stylesheet) with the site."""
     app.config.html_static_path.append(str(Path(__file__).parent / "static"))
@@ -196,4 +278,6 @@ def setup(app):
     app.connect("env-merge-info", merge)
     app.connect("env-get-outdated", ledger_outdated)
     app.add_post_transform(LedgerPostTransform)
+    app.add_post_transform(ClaimsTableForPrint)
+    app.add_post_transform(LedgerTablesForPrint)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
