@@ -133,6 +133,22 @@ def test_cache_key_clears_the_cache_when_the_library_changes(tmp_path, monkeypat
     assert cache.exists()
 
 
+def test_cache_key_drops_sphinx_saved_state_when_the_library_changes(tmp_path):
+    # Otherwise Sphinx would not re-read an unchanged notebook and would keep the old library's outputs.
+    cache = tmp_path / ".jupyter_cache"
+    saved = [tmp_path / ".doctrees", tmp_path / "student" / "_build" / ".doctrees",
+             tmp_path / "pdf" / "book" / "_build" / ".doctrees"]
+    for d in (cache, *saved):
+        d.mkdir(parents=True)
+    (tmp_path / "html").mkdir()
+    (tmp_path / ".cache_key").write_text("stale\n")
+    booktools.cache_key(cache)
+    assert not any(d.exists() for d in saved) and (tmp_path / "html").exists()
+    saved[0].mkdir()
+    booktools.cache_key(cache)  # unchanged library: the saved state stays
+    assert saved[0].exists()
+
+
 def test_bibliography_parses_without_duplicates():
     import pybtex.database
 

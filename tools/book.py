@@ -74,6 +74,13 @@ def cache_key(cache_dir: Path) -> None:
         if cache_dir.exists():
             print(f"library changed ({old} -> {key}): clearing the notebook execution cache")
             shutil.rmtree(cache_dir)
+        # Sphinx re-reads only the source files that changed since its saved state (the doctrees):
+        # a notebook whose file did not change would keep the outputs of the old library. Drop
+        # every saved state under the build folder (site, student site, PDFs) with the cache.
+        for doctrees in sorted(cache_dir.parent.rglob(".doctrees")):
+            if doctrees.is_dir():
+                print(f"library changed: removing {doctrees}")
+                shutil.rmtree(doctrees)
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(key + "\n")
 
