@@ -107,10 +107,10 @@ def book_exercises() -> list[dict]:
     rows = []
     for file, chapter in _toc_chapters():
         path = _resolve(file)
-        if path is None:
-            continue
+        if path is None or chapter is None:  # exercises live in the numbered chapters (other pages
+            continue                          # may show a directive as an example, e.g. instructors.md)
         for i, ex in enumerate(exercises_in(_markdown_of(path)), start=1):
-            rows.append({**ex, "chapter": chapter, "number": f"{chapter}.{i}" if chapter else str(i),
+            rows.append({**ex, "chapter": chapter, "number": f"{chapter}.{i}",
                          "docname": file, "path": path})
     return rows
 
@@ -202,6 +202,7 @@ WIDTHS = [6, 5, 34, 13, 9, 8, 9, 8]
 
 def setup(app):
     from docutils import nodes
+    from docutils.parsers.rst import directives
     from sphinx.util import logging
     from sphinx.util.docutils import SphinxDirective
 
@@ -218,15 +219,21 @@ def setup(app):
         return rows
 
     class ExerciseIndex(SphinxDirective):
-        """``{exercise-index}``: every exercise of the book with its metadata."""
+        """``{exercise-index}``: every exercise of the book with its metadata (``:autograded-only:``
+        keeps the autograded ones)."""
+
+        option_spec = {"autograded-only": directives.flag}
 
         def run(self):
             out = []
             for r in _rows(self):
                 try:
-                    out.append(_cells(r, parse_metadata(r["classes"])))
+                    meta = parse_metadata(r["classes"])
                 except ValueError:
                     continue  # reported by _rows
+                if "autograded-only" in self.options and not meta["autograded"]:
+                    continue
+                out.append(_cells(r, meta))
             return [_table(HEADERS, out, WIDTHS)]
 
     class ExerciseSet(SphinxDirective):
