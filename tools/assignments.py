@@ -81,6 +81,7 @@ def _assign(master: Path, out: Path, run_tests: bool) -> Path:
     """Run otter assign on ``master`` into ``out``; return the autograder zip (renamed without timestamp)."""
     from otter.assign import main as otter_assign
 
+    master, out = master.resolve(), out.resolve()
     if out.exists():
         shutil.rmtree(out)
     cwd = os.getcwd()
@@ -99,6 +100,7 @@ def _assign(master: Path, out: Path, run_tests: bool) -> Path:
 
 def build(out_dir: Path) -> list[Path]:
     """otter assign (with the reference solutions executed and checked) for every master notebook."""
+    out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for master in masters():
