@@ -184,7 +184,11 @@ def _link(label: str, text: str):
     from sphinx.addnodes import pending_xref
 
     ref = pending_xref("", refdomain="std", reftype="ref", reftarget=label, refexplicit=True, refwarn=True)
-    ref += nodes.inline(text=text)
+    inline = nodes.inline()
+    for i, part in enumerate(text.split("$")):  # a title's $...$ is math, as in the chapter
+        if part:
+            inline += nodes.math(part, part) if i % 2 else nodes.Text(part)
+    ref += inline
     para = nodes.paragraph()
     para += ref
     return para
