@@ -195,13 +195,13 @@ def _link(label: str, text: str):
 
 
 def _cells(r: dict, meta: dict) -> list:
-    return [str(r["chapter"] or ""), r["number"], _link(r["label"], r["title"]), KINDS[meta["kind"]],
+    return [r["number"], _link(r["label"], r["title"]), KINDS[meta["kind"]],
             str(meta["difficulty"]), f"{meta['minutes']} min", "yes" if meta["autograded"] else "no",
             "yes" if meta["gpu"] else "no"]
 
 
-HEADERS = ["Chapter", "No.", "Exercise", "Kind", "Difficulty (1–3)", "Time", "Autograded", "Needs a GPU"]
-WIDTHS = [6, 5, 34, 13, 9, 8, 9, 8]
+HEADERS = ["No.", "Exercise", "Kind", "Difficulty", "Time", "Autograded", "GPU"]
+WIDTHS = [6, 36, 13, 12, 10, 15, 8]
 
 
 def setup(app):
@@ -267,6 +267,13 @@ def setup(app):
                                         f"{graded} autograded.")
             return [_table(HEADERS, out, WIDTHS), para]
 
+    def add_static(app_):
+        static = str(Path(__file__).parent / "static")
+        if static not in app_.config.html_static_path:
+            app_.config.html_static_path.append(static)
+
+    app.connect("builder-inited", add_static)
+    app.add_css_file("sgdnoise-exercises.css")
     app.add_directive("exercise-index", ExerciseIndex)
     app.add_directive("exercise-set", ExerciseSet)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
