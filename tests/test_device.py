@@ -70,7 +70,7 @@ def test_progress_stays_silent_when_fast_or_switched_off(monkeypatch, capsys):
 @pytest.mark.parametrize("kwargs, name", [
     (dict(desc=""), "desc"), (dict(desc=3), "desc"), (dict(desc="x", delay=-1.0), "delay"),
     (dict(desc="x", delay=float("nan")), "delay"), (dict(desc="x", total=-2), "total"),
-    (dict(desc="x", total=2.5), "total"),
+    (dict(desc="x", total=2.5), "total"), (dict(desc="x", leave=1), "leave"),
 ])
 def test_progress_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):

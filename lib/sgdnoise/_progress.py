@@ -16,7 +16,8 @@ T = TypeVar("T")
 _PROGRESS_ENV = "SGDNOISE_PROGRESS"
 
 
-def progress(iterable: Iterable[T], desc: str, total: int | None = None, delay: float = 3.0) -> Iterable[T]:
+def progress(iterable: Iterable[T], desc: str, total: int | None = None, delay: float = 3.0,
+             leave: bool = True) -> Iterable[T]:
     """Wrap an experiment's outer loop in a text progress bar that shows only when the loop is slow.
 
     The bar (``tqdm``, plain text on standard error, so it works in Jupyter, in a terminal and on
@@ -36,6 +37,9 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, delay: 
         Number of items, when ``len(iterable)`` does not exist.
     delay : float, default 3.0
         Seconds (>= 0) before the bar first appears.
+    leave : bool, default True
+        Keep the finished bar on screen. The library's own step loops pass ``False``, so that
+        inside a chapter's loop over seeds or settings only the chapter's bar remains.
 
     Returns
     -------
@@ -53,10 +57,12 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, delay: 
         raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
     if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
         raise ValueError(f"total must be a non-negative int or None, got {total!r}")
+    if not isinstance(leave, bool):
+        raise ValueError(f"leave must be True or False, got {leave!r}")
     setting = os.environ.get(_PROGRESS_ENV, "1").strip().lower()
     if setting not in ("0", "1", "false", "true", "off", "on", ""):
         raise ValueError(f"environment variable {_PROGRESS_ENV} must be 0 or 1, got {setting!r}")
     from tqdm import tqdm  # the plain-text bar; tqdm.auto would need ipywidgets
 
-    return tqdm(iterable, desc=desc, total=total, delay=delay, mininterval=2.0, file=sys.stderr,
+    return tqdm(iterable, desc=desc, total=total, delay=delay, mininterval=2.0, file=sys.stderr, leave=leave,
                 disable=setting in ("0", "false", "off"), dynamic_ncols=True)

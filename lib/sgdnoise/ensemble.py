@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ._progress import progress
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_finite, check_generator, check_positive_float, check_positive_int
 from .device import default_device
 
 
@@ -44,6 +44,7 @@ def _check_problem(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor) -> Non
                          f"{tuple(y.shape)}, {tuple(w_opt.shape)}")
     check_finite("X", X)
     check_finite("y", y)
+    check_finite("w_opt", w_opt)
 
 
 def _as_schedule(name: str, value, cast) -> Callable[[int], object]:
@@ -78,6 +79,8 @@ class _Runs:
         w0 = torch.zeros(self.d, dtype=X.dtype) if w0 is None else torch.as_tensor(w0, dtype=X.dtype)
         if w0.shape != (self.d,):
             raise ValueError(f"w0 must have shape ({self.d},), got {tuple(w0.shape)}")
+        check_finite("w0", w0)
+        check_generator(generator, self.device, data=f"the runs (device={self.device})")
         self.w = w0.to(self.device).expand(n_runs, self.d).clone()
         self.gen = generator
 
@@ -179,7 +182,7 @@ def least_squares_sgd(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, 
         out.append(e0)
         out_avg.append(e0)
         examples.append(0)
-    for t in progress(range(steps), "SGD ensemble steps"):
+    for t in progress(range(steps), "SGD ensemble steps", leave=False):
         b = check_positive_int("batch_size", b_of(t))
         runs.step(_lr_tensor(lr_of(t), n_runs, t, X.dtype, runs.device), b)
         w_sum.add_(runs.w)
@@ -258,7 +261,7 @@ def steps_to_target(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, lr
     hit[~active] = 0
     blow_up = 1e6 * float(start.max())
     deadline = max_steps
-    for t in progress(range(max_steps), "SGD steps to target"):
+    for t in progress(range(max_steps), "SGD steps to target", leave=False):
         if t >= deadline or not bool(active.any()):
             break
         runs.step(eta, batch_size)
@@ -412,7 +415,7 @@ def least_squares_expected_excess(X: torch.Tensor, y: torch.Tensor, w_opt: torch
 
     if 0 in want:
         out.append(excess())
-    for t in progress(range(steps), "expected-excess recursion"):
+    for t in progress(range(steps), "expected-excess recursion", leave=False):
         eta = _lr_tensor(lr_of(t), n_rates, t, torch.float64, "cpu").reshape(-1, 1, 1)
         b = check_positive_int("batch_size", b_of(t))
         HC = H @ C
