@@ -3,6 +3,8 @@
 #   make test      .venv + unit tests + nbval over every notebook + strict build of the book
 #   make student   the site with every solution removed, in _build/student/_build/html
 #   make student-notebooks  every notebook without its solutions, executed once, in _build/student_notebooks
+#   make assignments        autograded exercises (otter-grader): per chapter a student notebook and an
+#                           autograder in _build/assignments/, and the student pack zip the site links to
 #   make site-test the built sites (book + student) opened in headless chromium (part of make test)
 #   make pdf       the book and its student edition as PDFs, in _build/pdf (needs TeX Live)
 #   make test-large nbval over every notebook at SGDNOISE_SIZE=large (what a GPU build runs; not in make test)
@@ -19,13 +21,14 @@ JOBS         ?= 2
 BUILD_FLAGS  ?=
 STRICT       := -n -W --keep-going
 
-.PHONY: help venv venv-base lab cache-key mathjax book test test-large unit nbval book-strict student student-check student-notebooks site-test pdf tex-check clean clean-cache bench
+.PHONY: help venv venv-base lab cache-key mathjax assignments book test test-large unit nbval book-strict student student-check student-notebooks site-test pdf tex-check clean clean-cache bench
 
 help:
 	@echo "make book     build the site into _build/html (sets up .venv on first use)"
 	@echo "make test     unit tests, nbval over every notebook, strict build of the book"
 	@echo "make student  the site without solutions, into _build/student/_build/html"
 	@echo "make student-notebooks  notebooks without solutions, executed once, into _build/student_notebooks"
+	@echo "make assignments        per chapter a student notebook + otter autograder, and the student pack"
 	@echo "make site-test          open both built sites in headless chromium (needs make book + student)"
 	@echo "make pdf      the book and its student edition as PDFs in _build/pdf (needs xelatex, latexmk);"
 	@echo "              the next make book links them from the front page"
@@ -86,15 +89,37 @@ $(MATHJAX_STATIC)/tex-mml-chtml.js: $(STAMP)
 
 mathjax: $(MATHJAX_STATIC)/tex-mml-chtml.js
 
+# Autograded exercises (otter-grader, offline, no Docker): `otter assign` on every master notebook
+# assignments/chNN_*.ipynb (it executes the reference solutions and fails if a test fails) writes
+# _build/assignments/<chapter>/student/ (the notebook a student fills in, with grader.check cells)
+# and .../autograder/ (reference notebook and <chapter>-autograder.zip, for `otter run -a`).
+# The student pack (book notebooks without solutions + every assignment's student side) is the
+# zip the instructors page links to with {download}, so every build of the site makes it first;
+# it is remade only when a notebook, the toc or the tools change.
+ASSIGN_DIR   := _build/assignments
+STUDENT_PACK := _build/pack/noisy-descent-student-pack.zip
+PACK_INPUTS  := $(wildcard assignments/ch*.ipynb) $(wildcard book/*.ipynb) book/10_synthesis.md _toc.yml \
+                tools/assignments.py tools/book.py
+$(STUDENT_PACK): $(STAMP) $(PACK_INPUTS)
+	$(PY) tools/assignments.py build $(ASSIGN_DIR)
+	rm -rf _build/pack/notebooks
+	$(PY) tools/book.py student-notebooks _toc.yml _build/pack/notebooks
+	$(PY) tools/assignments.py pack $(ASSIGN_DIR) _build/pack/notebooks $@
+
+assignments: $(STUDENT_PACK)
+
 # The site shows no progress bars (sgdnoise.progress): a finished bar on a page is clutter. Nor
 # does the PDF, whose build shares the execution cache with the site's (it may fill it first).
 book book-strict student pdf: export SGDNOISE_PROGRESS := 0
+# One torch thread per kernel in the builds too (as under nbval): on a busy 2-core machine two threads
+# per kernel made chapter 1 run into the cell timeout.
+book book-strict student pdf: export OMP_NUM_THREADS ?= 1
 
-book: $(STAMP) cache-key mathjax
+book: $(STAMP) cache-key mathjax $(STUDENT_PACK)
 	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
 	@echo "site: $(CURDIR)/_build/html/index.html"
 
-student: $(STAMP) cache-key mathjax
+student: $(STAMP) cache-key mathjax $(STUDENT_PACK)
 	$(PY) tools/book.py student-config _config.yml _build/student_config.yml
 	$(VENV)/bin/jupyter-book build . --config _build/student_config.yml --path-output _build/student $(BUILD_FLAGS)
 	@echo "student site: $(CURDIR)/_build/student/_build/html/index.html"
@@ -131,7 +156,7 @@ tex-check:
 	    echo "make pdf: $$tool not found; on Debian or Ubuntu: sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; \
 	    exit 1; }; done
 
-pdf: $(STAMP) cache-key mathjax tex-check
+pdf: $(STAMP) cache-key mathjax tex-check $(STUDENT_PACK)
 	@start=$$(date +%s); \
 	rm -f $(PDF_DIR)/noisy-descent.pdf $(PDF_DIR)/noisy-descent-student.pdf; \
 	$(PDF_BUILD) --path-output $(PDF_DIR)/book; \
@@ -161,7 +186,7 @@ test-large: $(STAMP)
 	    --nbval-cell-timeout=1800 $$($(PY) tools/book.py toc-notebooks _toc.yml); \
 	echo "make test-large: all passed in $$(( $$(date +%s) - start )) s"
 
-book-strict: $(STAMP) cache-key mathjax
+book-strict: $(STAMP) cache-key mathjax $(STUDENT_PACK)
 	$(VENV)/bin/jupyter-book build . $(STRICT)
 
 # The PDFs are built before the sites, so that the sites link them and the browser test follows

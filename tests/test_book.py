@@ -306,3 +306,10 @@ def test_ledger_extension_collects_claims_from_a_page_and_warns_on_loose_ones(mo
     doc2 += nodes.raw("", bad, format="html")
     claims_ledger.collect_claims(SimpleNamespace(env=env), doc2)
     assert len(warnings) == 1 and "loose" in warnings[0]
+
+
+def test_count_exercises_sees_boxes_with_metadata_classes():
+    html = ('<div class="exercise admonition" id="ex-a">'
+            '<div class="exercise kind-coding difficulty-2 minutes-40 autograded-yes gpu-no admonition" id="ex-b">'
+            '<div class="solution admonition">')
+    assert booktools.count_exercises(html) == 2

@@ -98,13 +98,23 @@ def student_config(src: Path, dst: Path) -> None:
     dst.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
+# An exercise's box: sphinx-exercise writes its classes ("exercise", then the directive's :class:
+# tokens, e.g. the metadata kind-coding ...) before "admonition".
+EXERCISE_DIV = re.compile(r'class="exercise(?: [^"]*)? admonition[ "]')
+
+
+def count_exercises(html: str) -> int:
+    """The number of exercise boxes in a built page."""
+    return len(EXERCISE_DIV.findall(html))
+
+
 def check_student(full_html: Path, student_html: Path) -> None:
     """Every page with exercises: solutions in the full build, none in the student build."""
     pages = sorted(full_html.rglob("*.html"))
     checked = 0
     for page in pages:
         full = page.read_text(errors="replace")
-        n_ex = full.count('class="exercise admonition')
+        n_ex = count_exercises(full)
         if not n_ex:
             continue
         student_page = student_html / page.relative_to(full_html)
@@ -113,7 +123,7 @@ def check_student(full_html: Path, student_html: Path) -> None:
             raise SystemExit(f"{page}: exercises but no solutions in the full build")
         if "Solution to" in student or 'class="solution' in student:
             raise SystemExit(f"{student_page}: the student build still shows solutions")
-        if student.count('class="exercise admonition') != n_ex:
+        if count_exercises(student) != n_ex:
             raise SystemExit(f"{student_page}: the student build lost exercises")
         checked += 1
     if not checked:

@@ -345,7 +345,7 @@ def test_page_in_full_site(page, browser, server):
 def test_chapter_in_student_site(page, browser, server):
     require_site(STUDENT)
     full_html = (FULL / page).read_text(errors="replace")
-    n_exercises = full_html.count('class="exercise admonition')
+    n_exercises = len(re.findall(r'class="exercise(?: [^"]*)? admonition[ "]', full_html))
     problems = [f"console: {m}" for m in load(browser, f"{server}/student/_build/html/{page}")]
     problems += math_problems(browser)
     counts = browser.execute_script(COUNTS_JS)
