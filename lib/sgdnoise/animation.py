@@ -31,9 +31,9 @@ import numpy as np
 from ._validate import check_positive_int
 
 #: Frames are rendered at this resolution unless asked otherwise (dots per inch): small files.
-DEFAULT_DPI = 72
+DEFAULT_DPI = 64
 #: Colours kept per frame (a palette PNG); the book's figures use a handful of colours.
-DEFAULT_COLORS = 64
+DEFAULT_COLORS = 32
 
 _SCRIPT = """(function () {
   var root = document.getElementById(%(id)s);
