@@ -288,7 +288,7 @@ PLAYERS_JS = """
 return [...document.querySelectorAll('.sgdnoise-player')].map(p => {
   const img = p.querySelector('img.sgdnoise-player-frame');
   return {id: p.id, kind: p.classList.contains('sgdnoise-animation') ? 'animation' : 'sweep',
-          frames: +p.dataset.frames, frame: +p.dataset.frame, src: img.src.slice(-200), alt: img.alt,
+          frames: +p.dataset.frames, frame: +p.dataset.frame, src: img.src.length + ':' + img.src.slice(-400, -24), alt: img.alt,
           loaded: img.complete && img.naturalWidth > 0,
           label: p.querySelector('.sgdnoise-player-label').textContent,
           fits: p.getBoundingClientRect().width <= (document.querySelector('article') || document.body).getBoundingClientRect().width + 1};
