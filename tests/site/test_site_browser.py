@@ -418,6 +418,9 @@ def test_chapter_in_student_site(page, browser, server):
         problems.append(f"{counts['solutions']} solution(s) in the student build")
     if counts["exercises"] != n_exercises:
         problems.append(f"{counts['exercises']} exercises in the student build, {n_exercises} in the full one")
+    line = browser.execute_script(PROVENANCE_JS) or ""
+    if not (re.search(r"sgdnoise \d+\.\d+", line) and re.search(r"\bon (cpu|cuda)\b", line)):
+        problems.append(f"no provenance line with a version and a device: {line!r}")
     text = browser.execute_script("return document.body.innerText")
     if "Solution to" in text:
         problems.append("the text 'Solution to' appears in the student build")
