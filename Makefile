@@ -83,6 +83,9 @@ $(MATHJAX_STATIC)/tex-mml-chtml.js: $(STAMP)
 
 mathjax: $(MATHJAX_STATIC)/tex-mml-chtml.js
 
+# The site shows no progress bars (sgdnoise.progress): a finished bar on a page is clutter.
+book book-strict student: export SGDNOISE_PROGRESS := 0
+
 book: $(STAMP) cache-key mathjax
 	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
 	@echo "site: $(CURDIR)/_build/html/index.html"
@@ -116,10 +119,10 @@ nbval: $(STAMP)
 
 # The large experiment sizes (what a GPU build runs by default), every notebook under nbval, one at
 # a time: the large profile is sized for 16 GiB of memory, and two at once would not fit a 24 GiB
-# machine. Each notebook prints its progress; see the performance page for the times on a CPU.
+# machine. -v names each cell as it passes; see the performance page for the times on a CPU.
 test-large: $(STAMP)
 	@start=$$(date +%s); \
-	SGDNOISE_SIZE=large OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -q -p no:cacheprovider --nbval-lax \
+	SGDNOISE_SIZE=large OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest -v -p no:cacheprovider --nbval-lax \
 	    --nbval-cell-timeout=1800 $$($(PY) tools/book.py toc-notebooks _toc.yml); \
 	echo "make test-large: all passed in $$(( $$(date +%s) - start )) s"
 

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from ._progress import progress
 from ._validate import check_finite, check_positive_float, check_positive_int
 from .sampling import sample_batches
 
@@ -282,7 +283,7 @@ def sgd_chains_linear_regression(X: torch.Tensor, y: torch.Tensor, lr: float, ba
     inject_sd = math.sqrt(check_positive_float("inject_var", inject_var, allow_zero=True))
     w = w0.to(dtype=X.dtype, device=X.device).expand(n_chains, d).clone()
     noise = torch.empty_like(w)
-    for _ in range(n_steps):
+    for _ in progress(range(n_steps), "SGD chains", leave=False):
         idx = sample_batches(n, batch_size, n_chains, replace=True, generator=generator)
         Xb, yb = X[idx], y[idx]                                   # (K, B, d), (K, B)
         resid = yb - torch.einsum("kbd,kd->kb", Xb, w)

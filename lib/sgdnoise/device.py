@@ -7,6 +7,9 @@ Two decisions are made here and nowhere else:
 * :func:`size_profile` — ``"small"`` on a CPU (every notebook runs in about a minute on a
   2-core laptop) and ``"large"`` on a GPU; the environment variable ``SGDNOISE_SIZE``
   (``small`` or ``large``) forces one. :func:`budget` picks a chapter's sizes from it.
+
+How long loops report themselves is :func:`sgdnoise.progress`'s business (``_progress.py``, NumPy-free
+and torch-free so that every module can use it).
 """
 
 from __future__ import annotations
@@ -128,3 +131,4 @@ def budget(small: dict[str, Any], large: dict[str, Any], device: torch.device | 
     profile = size_profile(device)
     chosen = small if profile == "small" else large
     return SimpleNamespace(profile=profile, **chosen)
+

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._progress import progress
 from ._validate import check_finite, check_positive_float, check_positive_int
 from .device import default_device
 
@@ -178,7 +179,7 @@ def least_squares_sgd(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, 
         out.append(e0)
         out_avg.append(e0)
         examples.append(0)
-    for t in range(steps):
+    for t in progress(range(steps), "SGD ensemble steps", leave=False):
         b = check_positive_int("batch_size", b_of(t))
         runs.step(_lr_tensor(lr_of(t), n_runs, t, X.dtype, runs.device), b)
         w_sum.add_(runs.w)
@@ -257,7 +258,7 @@ def steps_to_target(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor, *, lr
     hit[~active] = 0
     blow_up = 1e6 * float(start.max())
     deadline = max_steps
-    for t in range(max_steps):
+    for t in progress(range(max_steps), "SGD steps to target", leave=False):
         if t >= deadline or not bool(active.any()):
             break
         runs.step(eta, batch_size)
@@ -411,7 +412,7 @@ def least_squares_expected_excess(X: torch.Tensor, y: torch.Tensor, w_opt: torch
 
     if 0 in want:
         out.append(excess())
-    for t in range(steps):
+    for t in progress(range(steps), "expected-excess recursion", leave=False):
         eta = _lr_tensor(lr_of(t), n_rates, t, torch.float64, "cpu").reshape(-1, 1, 1)
         b = check_positive_int("batch_size", b_of(t))
         HC = H @ C

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._progress import progress
 from ._validate import check_finite, check_positive_float, check_positive_int
 from .potentials import Potential
 
@@ -218,7 +219,7 @@ def euler_maruyama(potential: Potential, w0: torch.Tensor, dt: float, n_steps: i
     steps, frames = [0], [w[:n_record].clone()] if record_every else []
     sqrt_2dt = math.sqrt(2 * dt)
     k = 0
-    for k in range(1, n_steps + 1):
+    for k in progress(range(1, n_steps + 1), "Langevin/SGD steps", leave=False):
         if scalar is not None:  # isotropic: the scaled noise is drawn in one pass
             if scalar > 0:
                 noise.normal_(0.0, scalar, generator=generator)

@@ -32,6 +32,7 @@ from itertools import product
 
 import numpy as np
 
+from ._progress import progress
 from ._validate import check_positive_float, check_positive_int
 
 #: Bohr radius in ångström (CODATA 2018).
@@ -801,7 +802,7 @@ def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: 
     noisy = energy_function(state_fn, hamiltonian, shots_per_term, rng)
     exact = energy_function(state_fn, hamiltonian)
     energies = [exact(params)]
-    for k in range(n_steps):
+    for k in progress(range(n_steps), f"{method} steps", leave=False):
         if method == "parameter-shift":
             params = params - lr * parameter_shift_gradient(noisy, params)
         else:
