@@ -149,7 +149,7 @@ def render_frame(fig: plt.Figure, dpi: float = DEFAULT_DPI, colors: int = DEFAUL
         fig.savefig(raw, format="png", dpi=dpi, facecolor="white")
         raw.seek(0)
         rgb = Image.open(raw).convert("RGB")
-    small = rgb.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small = rgb.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
     small.save(out, format="png", optimize=True)
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
