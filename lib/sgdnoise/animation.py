@@ -174,10 +174,10 @@ def _player(frames: list[str], labels: Sequence[str], alt: str, kind: str, slide
             interval_ms: int) -> FramePlayer:
     uid = "sgdnoise-player-" + hashlib.sha1("".join(frames[:2]).encode() + alt.encode()).hexdigest()[:10]
     esc = lambda s: html.escape(s, quote=True)  # noqa: E731
-    buttons = [("first", "first frame", "\u23EE"), ("prev", "previous frame", "\u2039 step")]
+    buttons = [("first", "first frame", "\u00AB first"), ("prev", "previous frame", "\u2039 step")]
     if kind == "animation":
         buttons.append(("play", "play", "\u25B6 play"))
-    buttons += [("next", "next frame", "step \u203A"), ("last", "last frame", "\u23ED")]
+    buttons += [("next", "next frame", "step \u203A"), ("last", "last frame", "last \u00BB")]
     controls = "".join(f'<button type="button" data-action="{a}" aria-label="{esc(lab)}" title="{esc(lab)}">{text}</button>'
                        for a, lab, text in buttons)
     # "</" inside the JSON blocks would end the script element early: escape it.
