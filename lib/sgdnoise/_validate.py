@@ -36,3 +36,74 @@ def check_finite(name: str, x) -> None:
     ok = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.isfinite(x).all())
     if not ok:
         raise ValueError(f"{name} contains NaN or infinite values")
+
+
+# The helpers below import torch only when given a torch object, so that numpy-only modules
+# (morphogen, vqe, games, graphs) can use them without needing torch.
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` as a bool after checking it is one (``True``/``False``, or a NumPy bool).
+
+    A truthy string such as ``"no"`` is refused rather than read as ``True``.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def check_numpy_rng(name: str, rng) -> np.random.Generator:
+    """Return ``rng`` after checking it is a ``numpy.random.Generator`` (e.g. ``np.random.default_rng(0)``)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                         f"got {type(rng).__name__}")
+    return rng
+
+
+def _same_device(a, b) -> bool:
+    """Whether two torch devices are the same; an index of None ("cuda") matches the current device."""
+    import torch
+
+    a, b = torch.device(a), torch.device(b)
+    if a.type != b.type:
+        return False
+    if a.index is None or b.index is None:
+        current = torch.cuda.current_device() if a.type == "cuda" and torch.cuda.is_available() else 0
+        return (a.index if a.index is not None else current) == (b.index if b.index is not None else current)
+    return a.index == b.index
+
+
+def check_generator(generator, device=None, *, data: str = "the data", name: str = "generator"):
+    """Check that ``generator`` is ``None`` or a ``torch.Generator`` on ``device`` (where the numbers are drawn).
+
+    ``device`` may be a device, a string, or a tensor (its device is used). A CPU generator cannot
+    draw on a CUDA device (torch raises a ``RuntimeError`` deep inside); this says so up front.
+    """
+    if generator is None:
+        return None
+    import torch
+
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
+    if device is None:
+        return generator
+    dev = device.device if isinstance(device, torch.Tensor) else device
+    if not _same_device(generator.device, dev):
+        raise ValueError(f"{name} is on {generator.device} but {data} is on {torch.device(dev)}: create it "
+                         f"there, torch.Generator(device={str(torch.device(dev))!r}).manual_seed(seed)")
+    return generator
+
+
+def check_index_tensor(name: str, indices, n: int, *, ndim: int | None = None):
+    """Check that ``indices`` is an integer tensor with every entry in ``[0, n)`` (and ``ndim`` dimensions)."""
+    import torch
+
+    if not isinstance(indices, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of integer indices, got {type(indices).__name__}")
+    if ndim is not None and indices.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(indices.shape)}")
+    if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
+        raise ValueError(f"{name} must have an integer dtype, got {indices.dtype}")
+    if indices.numel() and (bool((indices < 0).any()) or bool((indices >= n).any())):
+        lo, hi = int(indices.min()), int(indices.max())
+        raise ValueError(f"{name} must lie in [0, {n - 1}] (there are {n} rows), got values in [{lo}, {hi}]")
+    return indices

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ._progress import progress
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_finite, check_generator, check_positive_float, check_positive_int
 from .sampling import sample_batches
 
 
@@ -83,7 +83,14 @@ def gradient_noise_covariance(X, y, w) -> np.ndarray:
     """
     X = np.asarray(X.cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
     y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
+    w = np.asarray(w.cpu() if isinstance(w, torch.Tensor) else w, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"X must be (N, d) and y (N,), got {X.shape} and {y.shape}")
+    if w.shape != (X.shape[1],):
+        raise ValueError(f"w must have shape (d,) = ({X.shape[1]},), got {w.shape}")
+    check_finite("X", X)
+    check_finite("y", y)
+    check_finite("w", w)
     g = -X * (y - X @ w)[:, None]
     g = g - g.mean(0)
     return g.T @ g / X.shape[0]
@@ -275,12 +282,18 @@ def sgd_chains_linear_regression(X: torch.Tensor, y: torch.Tensor, lr: float, ba
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (N, d) and y (N,), got {tuple(X.shape)} and {tuple(y.shape)}")
     check_finite("X", X)
+    check_finite("y", y)
     n, d = X.shape
     lr = check_positive_float("lr", lr)
     batch_size = check_positive_int("batch_size", batch_size)
     n_chains = check_positive_int("n_chains", n_chains)
     n_steps = check_positive_int("n_steps", n_steps)
     inject_sd = math.sqrt(check_positive_float("inject_var", inject_var, allow_zero=True))
+    check_generator(generator, X, data="X")
+    w0 = torch.as_tensor(w0)
+    if w0.shape not in ((d,), (n_chains, d)):
+        raise ValueError(f"w0 must have shape ({d},) or ({n_chains}, {d}), got {tuple(w0.shape)}")
+    check_finite("w0", w0)
     w = w0.to(dtype=X.dtype, device=X.device).expand(n_chains, d).clone()
     noise = torch.empty_like(w)
     for _ in progress(range(n_steps), "SGD chains", leave=False):

@@ -58,7 +58,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
 import numpy as np
@@ -259,6 +259,9 @@ def sd_and_se(x, axis: int | None = 0) -> tuple:
     (1.291, 0.1936)
     """
     var, se_var = variance_and_se(x, axis)
+    if np.any(np.asarray(var) == 0):
+        raise ValueError("x has zero sample variance (constant samples): the standard error of the standard "
+                         "deviation, se(s^2)/(2 s), is undefined")
     sd = np.sqrt(var)
     return (float(sd), float(se_var / (2 * sd))) if np.ndim(sd) == 0 else (sd, se_var / (2 * sd))
 
@@ -647,14 +650,29 @@ def _fmt(x: float) -> str:
 
 
 def format_detectable(x: float) -> str:
-    """A detectable relative error for a table: a percentage, or 0 for an exact comparison."""
+    """A detectable relative error for a table: a percentage, or 0 for an exact comparison.
+
+    ``x`` is a relative error, finite and >= 0 (as :class:`ClaimLog` records it).
+
+    Examples
+    --------
+    >>> format_detectable(0.05), format_detectable(0.0)
+    ('5 %', '0 (exact)')
+    """
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"x must be a number, got {x!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"x (a detectable relative error) must be finite and >= 0, got {x}")
     if x == 0:
         return "0 (exact)"
     return f"{100 * x:.2g} %" if x >= 1e-4 else f"{x:.0e}"
 
 
 def table_rows(claims: Sequence[dict[str, Any]]) -> list[list[str]]:
-    """The table's cells for a list of claims (dicts with :class:`Claim`'s fields)."""
+    """The table's cells for a list of claims (dicts with :class:`Claim`'s fields, as ``ClaimLog.to_dict()`` has)."""
+    _check_claim_dicts(claims)
     rows = []
     for c in claims:
         statement = c["statement"] + (f" (loose: {c['why_loose']})" if c["why_loose"] else "")
@@ -680,6 +698,19 @@ def table_rows(claims: Sequence[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+def _check_claim_dicts(claims) -> None:
+    """Raise a ValueError naming ``claims`` unless it is a list of dicts with every field the table needs."""
+    if isinstance(claims, (str, bytes, dict)) or not isinstance(claims, Sequence):
+        raise ValueError(f"claims must be a list of dicts with Claim's fields, got {type(claims).__name__}")
+    needed = {f.name for f in fields(Claim)} - {"error_known"}
+    for i, c in enumerate(claims):
+        if not isinstance(c, dict):
+            raise ValueError(f"claims[{i}] must be a dict with Claim's fields, got {type(c).__name__}")
+        missing = sorted(needed - set(c))
+        if missing:
+            raise ValueError(f"claims[{i}] lacks the fields {missing}")
+
+
 TABLE_HEADER = ["claim", "kind", "measured ± s.e.", "reference — source", "score (rule)",
                 "detects a relative error of", "pass"]
 
@@ -692,6 +723,12 @@ class ClaimsTable:
     """
 
     def __init__(self, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise ValueError(f"data must be a dict as ClaimLog.to_dict() returns, got {type(data).__name__}")
+        missing = sorted({"chapter", "profile", "device", "claims"} - set(data))
+        if missing:
+            raise ValueError(f"data lacks the keys {missing} (it must be what ClaimLog.to_dict() returns)")
+        _check_claim_dicts(data["claims"])
         self.data = data
 
     def _repr_html_(self) -> str:

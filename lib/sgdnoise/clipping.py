@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import check_finite, check_positive_float
+from ._validate import check_bool, check_finite, check_positive_float
 
 
 def clip_by_norm(g: torch.Tensor, max_norm: float) -> torch.Tensor:
@@ -45,6 +45,7 @@ def clip_by_norm(g: torch.Tensor, max_norm: float) -> torch.Tensor:
     """
     if not isinstance(g, torch.Tensor) or g.ndim != 1:
         raise ValueError("g must be a 1-D tensor (one gradient); use clip_per_example for rows")
+    check_finite("g", g)
     return clip_per_example(g.unsqueeze(0), max_norm)[0]
 
 
@@ -105,7 +106,7 @@ def clipped_mean(grads: torch.Tensor, max_norm: float, per_example: bool = True)
     >>> clipped_mean(g, 1.0).item(), clipped_mean(g, 1.0, per_example=False).item()
     (0.5, 1.0)
     """
-    if per_example:
+    if check_bool("per_example", per_example):
         return clip_per_example(grads, max_norm).mean(0)
     if not isinstance(grads, torch.Tensor) or grads.ndim != 2:
         raise ValueError("grads must be a tensor of shape (N, d)")

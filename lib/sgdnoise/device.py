@@ -56,6 +56,15 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _as_device(device) -> torch.device:
+    """``torch.device(device)``, with a ValueError naming ``device`` for a string torch does not know."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch.device or a string such as 'cpu' or 'cuda', got {device!r} "
+                         f"({err})") from None
+
+
 def size_profile(device: torch.device | str | None = None) -> str:
     """``"large"`` when experiments run on a GPU, ``"small"`` otherwise.
 
@@ -77,7 +86,7 @@ def size_profile(device: torch.device | str | None = None) -> str:
         if forced not in _PROFILES:
             raise ValueError(f"environment variable {_SIZE_ENV} must be 'small' or 'large', got {forced!r}")
         return forced
-    dev = torch.device(device) if device is not None else default_device()
+    dev = _as_device(device) if device is not None else default_device()
     return "large" if dev.type == "cuda" else "small"
 
 
@@ -124,6 +133,9 @@ def budget(small: dict[str, Any], large: dict[str, Any], device: torch.device | 
     100
     >>> del os.environ["SGDNOISE_SIZE"]
     """
+    if not isinstance(small, dict) or not isinstance(large, dict):
+        raise ValueError(f"small and large must be dicts of sizes, got {type(small).__name__} and "
+                         f"{type(large).__name__}")
     if set(small) != set(large):
         raise ValueError(f"small and large must have the same keys, got {sorted(small)} and {sorted(large)}")
     if "profile" in small:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ._progress import progress
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_finite, check_generator, check_positive_float, check_positive_int
 from .device import default_device
 
 
@@ -44,6 +44,7 @@ def _check_problem(X: torch.Tensor, y: torch.Tensor, w_opt: torch.Tensor) -> Non
                          f"{tuple(y.shape)}, {tuple(w_opt.shape)}")
     check_finite("X", X)
     check_finite("y", y)
+    check_finite("w_opt", w_opt)
 
 
 def _as_schedule(name: str, value, cast) -> Callable[[int], object]:
@@ -78,6 +79,8 @@ class _Runs:
         w0 = torch.zeros(self.d, dtype=X.dtype) if w0 is None else torch.as_tensor(w0, dtype=X.dtype)
         if w0.shape != (self.d,):
             raise ValueError(f"w0 must have shape ({self.d},), got {tuple(w0.shape)}")
+        check_finite("w0", w0)
+        check_generator(generator, self.device, data=f"the runs (device={self.device})")
         self.w = w0.to(self.device).expand(n_runs, self.d).clone()
         self.gen = generator
 

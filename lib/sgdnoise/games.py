@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_positive_float, check_positive_int
+from ._validate import check_bool, check_numpy_rng, check_positive_float, check_positive_int
 
 
 def gda_bilinear(x0, y0, eta: float, steps: int, alternating: bool, sigma: float = 0.0,
@@ -70,8 +70,9 @@ def gda_bilinear(x0, y0, eta: float, steps: int, alternating: bool, sigma: float
     eta = check_positive_float("eta", eta)
     steps = check_positive_int("steps", steps)
     sigma = check_positive_float("sigma", sigma, allow_zero=True)
-    if sigma > 0 and rng is None:
-        raise ValueError("rng must be a numpy Generator when sigma > 0")
+    alternating = check_bool("alternating", alternating)
+    if sigma > 0:
+        check_numpy_rng("rng (required when sigma > 0)", rng)
     x, y = np.broadcast_arrays(np.atleast_1d(np.asarray(x0, dtype=float)), np.atleast_1d(np.asarray(y0, dtype=float)))
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("x0 and y0 must be finite")
@@ -123,6 +124,9 @@ def alternating_invariant(x, y, eta: float):
     1.5
     """
     eta = check_positive_float("eta", eta)
+    for name, v in (("x", x), ("y", y)):
+        if not np.isfinite(np.asarray(v, dtype=float)).all():
+            raise ValueError(f"{name} must be finite, got {v!r}")
     out = np.asarray(x, dtype=float) ** 2 + np.asarray(y, dtype=float) ** 2 - eta * np.asarray(x) * np.asarray(y)
     return float(out) if out.ndim == 0 else out
 

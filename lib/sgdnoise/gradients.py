@@ -21,7 +21,48 @@ from ._validate import check_finite, check_positive_int
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _check_data(X: torch.Tensor, y: torch.Tensor) -> None:
+def _first_linear(model: nn.Module) -> nn.Linear | None:
+    """The input layer of a model whose input layer is known: a bare ``nn.Linear``, an ``nn.Sequential``
+    starting with one, or the library's models (whose first registered layer is the input layer)."""
+    if isinstance(model, nn.Linear):
+        return model
+    if not isinstance(model, nn.Sequential) and type(model).__module__ != "sgdnoise.models":
+        return None
+    for mod in model.modules():
+        if any(True for _ in mod.parameters(recurse=False)):
+            return mod if isinstance(mod, nn.Linear) else None
+    return None
+
+
+def _check_model_input(model: nn.Module, X: torch.Tensor, name: str = "X") -> None:
+    """Raise a ``ValueError`` naming ``X`` when its dtype, device or width cannot go into ``model``.
+
+    torch would raise a ``RuntimeError`` deep inside the forward pass ("mat1 and mat2 must have the
+    same dtype", "mat1 and mat2 shapes cannot be multiplied").
+    """
+    if not isinstance(X, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(X).__name__}")
+    p0 = next(iter(model.parameters()), None)
+    if p0 is None:
+        return
+    if X.device != p0.device:
+        raise ValueError(f"{name} is on {X.device} but the model's parameters are on {p0.device}: move one "
+                         f"({name}.to({str(p0.device)!r}) or model.to(...))")
+    if X.is_floating_point() and p0.is_floating_point() and X.dtype != p0.dtype:
+        raise ValueError(f"{name} has dtype {X.dtype} but the model's parameters are {p0.dtype}: convert one "
+                         f"({name}.to({p0.dtype}) or model.to({X.dtype}))")
+    first = _first_linear(model)
+    if first is not None and X.ndim >= 1 and X.shape[-1] != first.in_features:
+        raise ValueError(f"{name} must have {first.in_features} features in its last dimension (the model's "
+                         f"input layer), got shape {tuple(X.shape)}")
+
+
+def _check_data(X: torch.Tensor, y: torch.Tensor, model: nn.Module | None = None) -> None:
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise ValueError(f"X and y must be torch.Tensors, got {type(X).__name__} and {type(y).__name__}")
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"X and y must have a leading example dimension, got shapes {tuple(X.shape)} and "
+                         f"{tuple(y.shape)}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {y.shape[0]}")
     if X.shape[0] == 0:
@@ -29,6 +70,10 @@ def _check_data(X: torch.Tensor, y: torch.Tensor) -> None:
     check_finite("X", X)
     if y.is_floating_point():
         check_finite("y", y)
+    if y.device != X.device:
+        raise ValueError(f"y is on {y.device} but X is on {X.device}")
+    if model is not None:
+        _check_model_input(model, X)
 
 
 def _trainable(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -51,7 +96,7 @@ def full_gradient(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     -------
     torch.Tensor, shape (d,)
     """
-    _check_data(X, y)
+    _check_data(X, y, model)
     params = [p for p in model.parameters() if p.requires_grad]
     loss = loss_fn(model(X), y)
     grads = torch.autograd.grad(loss, params)
@@ -114,7 +159,7 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: tor
     >>> per_example_grads(m, F.cross_entropy, torch.randn(5, 3), torch.tensor([0, 1, 0, 1, 1])).shape
     torch.Size([5, 8])
     """
-    _check_data(X, y)
+    _check_data(X, y, model)
     if chunk_size is not None:
         chunk_size = check_positive_int("chunk_size", chunk_size)
     if method not in ("auto", "vmap", "layers"):
@@ -181,7 +226,7 @@ def accumulated_gradient(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     torch.Tensor, shape (d,)
         Flattened accumulated gradient; ``model``'s ``.grad`` fields are left as they were.
     """
-    _check_data(X, y)
+    _check_data(X, y, model)
     micro_batch_size = check_positive_int("micro_batch_size", micro_batch_size)
     params = [p for p in model.parameters() if p.requires_grad]
     total = [torch.zeros_like(p) for p in params]
@@ -443,7 +488,7 @@ def per_example_grads_layers(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
     ...                     per_example_grads(m, F.cross_entropy, X, y, method="vmap")))
     True
     """
-    _check_data(X, y)
+    _check_data(X, y, model)
     if chunk_size is not None:
         chunk_size = check_positive_int("chunk_size", chunk_size)
     owners = _param_owners(model)
@@ -519,7 +564,7 @@ def per_example_sq_norms(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     >>> bool(torch.allclose(sq, per_example_grads(m, F.cross_entropy, X, y).square().sum(1)))
     True
     """
-    _check_data(X, y)
+    _check_data(X, y, model)
     if chunk_size is not None:
         chunk_size = check_positive_int("chunk_size", chunk_size)
     owners = _param_owners(model)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validate import check_finite, check_positive_int
+from ._validate import check_bool, check_finite, check_numpy_rng, check_positive_int
 from .sampling import minibatch_variance_theory
 
 
@@ -149,6 +149,8 @@ def sampled_mean_aggregate(adjacency: np.ndarray, features: np.ndarray, k: int, 
     A, X = _check_graph(adjacency, features)
     k = check_positive_int("k", k)
     n_samples = check_positive_int("n_samples", n_samples)
+    replace = check_bool("replace", replace)
+    check_numpy_rng("rng", rng)
     n = A.shape[0]
     deg = A.sum(1)
     # Neighbour lists in CSR form: node i's neighbours are nbr[start[i]:start[i]+deg[i]].
@@ -223,6 +225,7 @@ def sampled_mean_variance(adjacency: np.ndarray, features: np.ndarray, k: int, r
     """
     A, X = _check_graph(adjacency, features)
     k = check_positive_int("k", k)
+    replace = check_bool("replace", replace)
     sigma2 = neighbour_variance(A, X)
     deg = A.sum(1)
     out = np.zeros(A.shape[0])

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_finite, check_generator, check_positive_float, check_positive_int
 from .gradients import LossFn, _check_data
 
 HVP = Callable[[torch.Tensor], torch.Tensor]
@@ -84,7 +84,7 @@ def hvp_operator(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Te
     >>> hvp(torch.tensor([1.0, 1.0]).double()).tolist()
     [1.0, 4.0]
     """
-    _check_data(X, y)
+    _check_data(X, y, model)
     n = X.shape[0]
     chunk_size = n if chunk_size is None else check_positive_int("chunk_size", chunk_size)
     params = _params(model)
@@ -124,10 +124,56 @@ def hvp_operator(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Te
 
 
 def _dim(hvp: HVP, dim: int | None) -> int:
-    d = dim if dim is not None else getattr(hvp, "dim", None)
+    if not callable(hvp):
+        raise ValueError(f"hvp must be a callable v -> Hv, got {type(hvp).__name__}")
+    known = getattr(hvp, "dim", None)
+    d = dim if dim is not None else known
     if d is None:
         raise ValueError("dim must be given when hvp has no .dim attribute")
-    return check_positive_int("dim", d)
+    d = check_positive_int("dim", d)
+    if known is not None and d != known:
+        raise ValueError(f"dim must equal the operator's size hvp.dim = {known}, got dim = {d}")
+    return d
+
+
+_SHAPE_ERRORS = ("shape", "size", "dimension", "mat1", "mat2")
+
+
+def _checked(hvp: HVP, d: int) -> HVP:
+    """``hvp`` whose first application checks that it takes and returns vectors of length ``dim = d``.
+
+    A plain callable has no ``.dim`` to compare with: a wrong ``dim`` would surface as torch's
+    ``RuntimeError`` ("mat1 and mat2 shapes cannot be multiplied"); this turns it into a ``ValueError``.
+    """
+    checked = False
+
+    def call(v: torch.Tensor) -> torch.Tensor:
+        nonlocal checked
+        if checked:
+            return hvp(v)
+        try:
+            out = hvp(v)
+        except RuntimeError as err:
+            if any(word in str(err) for word in _SHAPE_ERRORS):
+                raise ValueError(f"hvp cannot take vectors of length dim = {d} (dim must be the operator's "
+                                 f"size): {err}") from err
+            raise
+        if not isinstance(out, torch.Tensor) or out.shape != v.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"hvp must map vectors of length dim = {d} to the same shape {tuple(v.shape)}, "
+                             f"got {got} (is dim the operator's size?)")
+        checked = True
+        return out
+
+    return call
+
+
+def _probe_device(generator, device) -> torch.device:
+    """Where probes live: ``device``, else the generator's device, else the CPU."""
+    check_generator(generator)
+    if device is not None:
+        return torch.device(device)
+    return generator.device if generator is not None else torch.device("cpu")
 
 
 def full_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
@@ -251,11 +297,11 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
     ([100.0, 99.0], True)
     """
     d = _dim(hvp, dim)
+    hvp = _checked(hvp, d)
     k = check_positive_int("k", k, maximum=d)
     tol = check_positive_float("tol", tol)
     max_iter = min(check_positive_int("max_iter", max_iter), d)
-    dev = torch.device(device) if device is not None else (generator.device if generator is not None
-                                                           else torch.device("cpu"))
+    dev = _probe_device(generator, device)
     dtype = dtype or torch.float64
     Q = torch.zeros(max_iter + 1, d, dtype=torch.float64, device=dev)
     Q[0] = _start_vector(d, generator, dev)
@@ -335,11 +381,11 @@ def power_iteration(hvp: HVP, k: int = 1, *, dim: int | None = None, tol: float 
     10.0
     """
     d = _dim(hvp, dim)
+    hvp = _checked(hvp, d)
     k = check_positive_int("k", k, maximum=d)
     tol = check_positive_float("tol", tol)
     max_iter = check_positive_int("max_iter", max_iter)
-    dev = torch.device(device) if device is not None else (generator.device if generator is not None
-                                                           else torch.device("cpu"))
+    dev = _probe_device(generator, device)
     dtype = dtype or torch.float64
     vals, vecs, n_products, converged = [], [], 0, True
     for _ in range(k):
@@ -375,9 +421,14 @@ def rademacher(shape: tuple[int, ...], generator: torch.Generator | None = None,
     >>> bool(set(z.tolist()) == {-1.0, 1.0})
     True
     """
-    dev = device if device is not None else (generator.device if generator is not None else "cpu")
-    bits = torch.randint(0, 2, shape, generator=generator, device=dev)
-    return (2 * bits - 1).to(dtype)
+    dev = _probe_device(generator, device)
+    if not isinstance(shape, (tuple, list)) or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
+                                                   for s in shape):
+        raise ValueError(f"shape must be a tuple of non-negative ints, got {shape!r}")
+    # Drawn on the generator's device (torch cannot draw with a CPU generator on a GPU), then moved.
+    bits = torch.randint(0, 2, tuple(shape), generator=generator,
+                         device=generator.device if generator is not None else dev)
+    return (2 * bits - 1).to(device=dev, dtype=dtype)
 
 
 def hutchinson_trace(hvp: HVP, n_probes: int = 100, *, dim: int | None = None, batch: int = 16,
@@ -421,8 +472,10 @@ def hutchinson_trace(hvp: HVP, n_probes: int = 100, *, dim: int | None = None, b
     (55.0, 0.0)
     """
     d = _dim(hvp, dim)
+    hvp = _checked(hvp, d)
     n_probes = check_positive_int("n_probes", n_probes, minimum=2)
     batch = check_positive_int("batch", batch)
+    check_generator(generator)
     dtype = dtype or torch.float64
     values = []
     for s in range(0, n_probes, batch):
@@ -472,8 +525,10 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
     ([1.0, 2.0, 3.0, 4.0], 1.0)
     """
     d = _dim(hvp, dim)
+    hvp = _checked(hvp, d)
     n_probes = check_positive_int("n_probes", n_probes)
     n_iter = min(check_positive_int("n_iter", n_iter), d)
+    check_generator(generator)
     nodes, weights = [], []
     for _ in range(n_probes):
         res = _lanczos_tridiagonal(hvp, d, n_iter, generator, device, dtype or torch.float64)
@@ -484,8 +539,7 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
 
 
 def _lanczos_tridiagonal(hvp: HVP, d: int, m: int, generator, device, dtype) -> torch.Tensor:
-    dev = torch.device(device) if device is not None else (generator.device if generator is not None
-                                                           else torch.device("cpu"))
+    dev = _probe_device(generator, device)
     Q = torch.zeros(m, d, dtype=torch.float64, device=dev)
     Q[0] = _start_vector(d, generator, dev)
     alphas, betas = [], []
@@ -529,6 +583,13 @@ def gaussian_density(nodes: torch.Tensor, weights: torch.Tensor, grid: torch.Ten
     1.0
     """
     width = check_positive_float("width", width)
+    for name, t in (("nodes", nodes), ("weights", weights), ("grid", grid)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D torch.Tensor, got "
+                             f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+        check_finite(name, t)
+    if weights.shape != nodes.shape:
+        raise ValueError(f"weights must have the shape of nodes {tuple(nodes.shape)}, got {tuple(weights.shape)}")
     z = (grid.double()[:, None] - nodes.double()[None, :].to(grid.device)) / width
     return (torch.exp(-0.5 * z ** 2) * weights.double().to(grid.device)).sum(1) / (width * math.sqrt(2 * math.pi))
 

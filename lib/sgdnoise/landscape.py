@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_bool, check_finite, check_generator, check_positive_float, check_positive_int
 from .gradients import LossFn, _check_data
 
 
@@ -74,6 +74,8 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator | N
     >>> bool(torch.allclose(delta[:6].view(2, 3).norm(dim=1), lin.weight.detach().norm(dim=1))), delta[6:].tolist()
     (True, [0.0, 0.0])
     """
+    check_generator(generator)
+    zero_bias = check_bool("zero_bias", zero_bias)
     parts = []
     for _, p in _named_trainable(model):
         w = p.detach()
@@ -116,7 +118,7 @@ def losses_at(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     >>> losses_at(lin, torch.nn.functional.mse_loss, X, t, torch.tensor([[0.0], [2.0]]).double()).tolist()
     [0.0, 4.0]
     """
-    _check_data(X, y)
+    _check_data(X, y, model)
     points_per_pass = check_positive_int("points_per_pass", points_per_pass)
     named = _named_trainable(model)
     d = sum(v.numel() for _, v in named)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ._progress import progress
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_bool, check_finite, check_generator, check_positive_float, check_positive_int
 from .potentials import Potential
 
 Target = Callable[[torch.Tensor], torch.Tensor]
@@ -58,7 +58,16 @@ def crossing(threshold: float, axis: int = 0, above: bool = True, absolute: bool
     >>> crossing(0.5)(torch.tensor([[0.0], [1.0]])).tolist()
     [False, True]
     """
-    threshold = float(threshold)
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a number, got {threshold!r}") from None
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold}")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"axis must be an integer (a coordinate of w), got {axis!r}")
+    axis = int(axis)
+    above, absolute = check_bool("above", above), check_bool("absolute", absolute)
 
     def target(w: torch.Tensor) -> torch.Tensor:
         x = w[:, axis].abs() if absolute else w[:, axis]
@@ -205,6 +214,8 @@ def euler_maruyama(potential: Potential, w0: torch.Tensor, dt: float, n_steps: i
     dt = check_positive_float("dt", dt)
     n_steps = check_positive_int("n_steps", n_steps)
     record_every = check_positive_int("record_every", record_every, minimum=0)
+    stop_when_passed = check_bool("stop_when_passed", stop_when_passed)
+    check_generator(generator, w0, data="w0")
     scalar, root, diff_fn = _noise_amplitude(temperature, diffusion, potential.dim, dt, w0)
     targets = dict(targets or {})
     n, dim = w0.shape

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validate import check_positive_int
+from ._validate import check_bool, check_finite, check_positive_int
 from .device import default_device
 
 
@@ -104,6 +104,12 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
     device = torch.device(device) if device is not None else default_device()
     if kind not in ("logistic", "mlp"):
         raise ValueError(f"kind must be 'logistic' or 'mlp', got {kind!r}")
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"hidden must be a sequence of layer widths, got {hidden!r}")
+    hidden = tuple(check_positive_int("hidden[i]", h) for h in hidden)
+    batch_norm = check_bool("batch_norm", batch_norm)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     if activation != "relu" and kind != "mlp":
         raise ValueError(f"activation={activation!r} needs kind='mlp'")
     if batch_norm and kind != "mlp":
@@ -122,22 +128,32 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
     return model.to(device=device, dtype=dtype)
 
 
+def _check_module(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars in ``model``."""
+    _check_module(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def get_flat_params(model: nn.Module) -> torch.Tensor:
     """All trainable parameters concatenated into one detached vector of length d."""
+    _check_module(model)
     return torch.cat([p.detach().reshape(-1) for p in model.parameters() if p.requires_grad])
 
 
 def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
     """Write a vector of length d (as from :func:`get_flat_params`) back into ``model``."""
+    _check_module(model)
     params = [p for p in model.parameters() if p.requires_grad]
     d = sum(p.numel() for p in params)
-    if flat.ndim != 1 or flat.numel() != d:
-        raise ValueError(f"flat must be a vector of length {d}, got shape {tuple(flat.shape)}")
+    if not isinstance(flat, torch.Tensor) or flat.ndim != 1 or flat.numel() != d:
+        raise ValueError(f"flat must be a vector of length {d}, got "
+                         f"{'shape ' + str(tuple(flat.shape)) if isinstance(flat, torch.Tensor) else type(flat).__name__}")
+    check_finite("flat", flat)
     with torch.no_grad():
         i = 0
         for p in params:

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ._validate import check_positive_float, check_positive_int
+from ._validate import check_numpy_rng, check_positive_float, check_positive_int
 
 #: Avogadro's number, 1/mol.
 AVOGADRO = 6.02214076e23
@@ -280,6 +280,7 @@ def read_multiplicative(c, relative_noise: float, rng: np.random.Generator, n_sa
     """
     sigma = check_positive_float("relative_noise", relative_noise, allow_zero=True)
     n = check_positive_int("n_samples", n_samples)
+    check_numpy_rng("rng", rng)
     c = np.asarray(c, dtype=float)
     shape = c.shape if size is None else tuple(size)
     xi = rng.standard_normal((n,) + shape).mean(0)
@@ -316,6 +317,7 @@ def read_poisson(c, counts_per_unit: float, rng: np.random.Generator, n_samples:
     """
     v = check_positive_float("counts_per_unit", counts_per_unit)
     n = check_positive_int("n_samples", n_samples)
+    check_numpy_rng("rng", rng)
     c = np.asarray(c, dtype=float)
     if np.any(c < 0):
         raise ValueError("c must be >= 0")
@@ -477,7 +479,10 @@ def nanomolar_to_per_cubic_micron(c_nanomolar) -> np.ndarray:
     >>> round(float(nanomolar_to_per_cubic_micron(1.0)), 4)
     0.6022
     """
-    return np.asarray(c_nanomolar, dtype=float) * 1e-9 * AVOGADRO * 1e-15
+    c = np.asarray(c_nanomolar, dtype=float)
+    if not np.isfinite(c).all() or (c < 0).any():
+        raise ValueError(f"c_nanomolar must be finite and >= 0, got {c_nanomolar!r}")
+    return c * 1e-9 * AVOGADRO * 1e-15
 
 
 def berg_purcell_relative_error(diffusion, size, concentration, time, prefactor: float = 1.0) -> np.ndarray:

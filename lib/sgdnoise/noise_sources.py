@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_finite, check_generator, check_positive_float, check_positive_int
 from .data import RegressionProblem
 
 
@@ -64,6 +64,7 @@ def flip_labels(y: torch.Tensor, fraction: float, n_classes: int,
         raise ValueError(f"y must lie in [0, n_classes) = [0, {n_classes})")
     n = y.shape[0]
     m = int(round(fraction * n))
+    check_generator(generator, y, data="y")
     idx = torch.randperm(n, generator=generator, device=y.device)[:m]
     shift = torch.randint(1, n_classes, (m,), generator=generator, device=y.device)
     out = y.clone()
@@ -123,6 +124,7 @@ def augment_digits(X: torch.Tensor, max_shift: float = 1.0, max_rotation: float 
         raise ValueError(f"X must have shape (N, {side * side}), got {tuple(X.shape)}")
     check_finite("X", X)
     n = X.shape[0]
+    check_generator(generator, X, data="X")
     u = torch.rand(n, 3, generator=generator, device=X.device, dtype=X.dtype) * 2 - 1
     angle = u[:, 0] * math.radians(max_rotation)
     # affine_grid works in normalized coordinates [-1, 1] (align_corners=False): one pixel is 2/side.
@@ -235,6 +237,9 @@ def input_rounding_floor(problem: RegressionProblem, dtype: torch.dtype, n_draws
     if dtype not in (torch.float16, torch.bfloat16, torch.float32):
         raise ValueError(f"dtype must be float32, float16 or bfloat16, got {dtype}")
     n_draws = check_positive_int("n_draws", n_draws)
+    if not isinstance(problem, RegressionProblem):
+        raise ValueError(f"problem must be a RegressionProblem (make_linear_regression), got {type(problem).__name__}")
+    check_generator(generator, problem.X, data="problem.X")
     X, y, w = (t.double() for t in (problem.X, problem.y, problem.w_opt))
     hx, hy, hw = (_half_ulp(t, dtype) for t in (X, y, w))
 
@@ -287,5 +292,6 @@ class GeneratorDropout(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
+        check_generator(self.generator, x, data="the input x")
         keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
         return x * keep / (1.0 - self.p)

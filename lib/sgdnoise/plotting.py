@@ -61,7 +61,9 @@ def use_style() -> None:
 
 
 def color(i: int) -> str:
-    """The ``i``-th colour of :data:`PALETTE` (cycling)."""
+    """The ``i``-th colour of :data:`PALETTE` (cycling); ``i`` is an integer."""
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+        raise ValueError(f"i must be an integer (the colour's index), got {i!r}")
     return PALETTE[i % len(PALETTE)]
 
 

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validate import check_finite, check_positive_int
+from ._validate import check_bool, check_finite, check_generator, check_index_tensor, check_positive_int
 
 #: Names of the built-in epoch samplers.
 SCHEMES = ("shuffle", "fixed", "replacement")
 
 
 def _gen_device(generator: torch.Generator | None) -> torch.device:
+    check_generator(generator)
     return generator.device if generator is not None else torch.device("cpu")
 
 
@@ -65,6 +66,7 @@ def sample_batches(n: int, batch_size: int, n_batches: int, replace: bool,
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
     n = check_positive_int("n", n)
+    replace = check_bool("replace", replace)
     batch_size = check_positive_int("batch_size", batch_size, maximum=None if replace else n)
     n_batches = check_positive_int("n_batches", n_batches)
     dev = _gen_device(generator)
@@ -101,6 +103,7 @@ def epoch_batches(n: int, batch_size: int, scheme: str = "shuffle", generator: t
     """
     n = check_positive_int("n", n)
     batch_size = check_positive_int("batch_size", batch_size, maximum=n)
+    drop_last = check_bool("drop_last", drop_last)
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     dev = _gen_device(generator)
@@ -166,6 +169,7 @@ def minibatch_variance_theory(trace_sigma: float, n: int, batch_size, replace: b
     """
     if not np.isfinite(trace_sigma) or trace_sigma < 0:
         raise ValueError(f"trace_sigma must be finite and >= 0, got {trace_sigma}")
+    replace = check_bool("replace", replace)
     n = check_positive_int("n", n, minimum=1 if replace else 2)
     b = np.asarray(batch_size)
     if not np.issubdtype(b.dtype, np.integer):
@@ -189,14 +193,27 @@ def minibatch_means(grads: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     grads : torch.Tensor, shape (N, d)
-    indices : torch.Tensor, shape (K, B), int64
+        Real (floating-point) per-example gradients.
+    indices : torch.Tensor, shape (K, B), integer
+        Row indices into ``grads``, each in ``[0, N)``; B >= 1.
 
     Returns
     -------
     torch.Tensor, shape (K, d)
+
+    Examples
+    --------
+    >>> g = torch.tensor([[0.0], [2.0], [4.0]])
+    >>> minibatch_means(g, torch.tensor([[0, 1], [2, 2]])).ravel().tolist()
+    [1.0, 4.0]
     """
-    if indices.ndim != 2:
-        raise ValueError(f"indices must have shape (K, B), got {tuple(indices.shape)}")
+    if not isinstance(grads, torch.Tensor) or grads.ndim != 2 or not grads.dtype.is_floating_point:
+        raise ValueError("grads must be a floating-point torch.Tensor of shape (N, d), got "
+                         + (f"shape {tuple(grads.shape)}, dtype {grads.dtype}" if isinstance(grads, torch.Tensor)
+                            else type(grads).__name__))
+    check_index_tensor("indices", indices, grads.shape[0], ndim=2)
+    if indices.shape[1] < 1:
+        raise ValueError(f"indices must have at least one column (B >= 1), got shape {tuple(indices.shape)}")
     k, b = indices.shape
     counts = torch.zeros(k, grads.shape[0], dtype=grads.dtype, device=grads.device)
     counts.scatter_add_(1, indices.to(grads.device), torch.ones(k, b, dtype=grads.dtype, device=grads.device))
@@ -243,6 +260,8 @@ def measure_minibatch_variance(grads: torch.Tensor, batch_size: int, n_batches: 
     if grads.ndim != 2:
         raise ValueError(f"grads must have shape (N, d), got {tuple(grads.shape)}")
     check_finite("grads", grads)
+    replace = check_bool("replace", replace)
+    check_generator(generator)
     n = grads.shape[0]
     n_batches = check_positive_int("n_batches", n_batches, minimum=2)
     chunk = check_positive_int("chunk", chunk)

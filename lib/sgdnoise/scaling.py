@@ -144,7 +144,7 @@ def two_batch_estimates(sq_norm_small, sq_norm_big, b_small: int, b_big: int, n:
     Parameters
     ----------
     sq_norm_small, sq_norm_big : float or array
-        :math:`\lVert\hat g_{B_s}\rVert^2`, :math:`\lVert\hat g_{B_b}\rVert^2` (same shape).
+        :math:`\lVert\hat g_{B_s}\rVert^2`, :math:`\lVert\hat g_{B_b}\rVert^2` (same shape), finite and >= 0.
     b_small, b_big : int
         :math:`1 \le B_s < B_b`.
     n : int, optional
@@ -170,6 +170,9 @@ def two_batch_estimates(sq_norm_small, sq_norm_big, b_small: int, b_big: int, n:
         raise ValueError(f"sq_norm_small and sq_norm_big must have the same shape, got {s.shape} and {b.shape}")
     check_finite("sq_norm_small", s)
     check_finite("sq_norm_big", b)
+    for name, arr in (("sq_norm_small", s), ("sq_norm_big", b)):
+        if (arr < 0).any():
+            raise ValueError(f"{name} must be >= 0 (a squared norm), got a minimum of {arr.min()}")
     c_s, c_b = _noise_factor(np.float64(b_small), n), _noise_factor(np.float64(b_big), n)
     trace = (s - b) / (c_s - c_b)
     g2 = b - c_b * trace

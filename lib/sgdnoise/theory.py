@@ -536,8 +536,10 @@ def stationary_density_1d(potential: Potential, x, diffusion) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size < 2 or not (np.diff(x) > 0).all():
         raise ValueError("x must be an increasing 1-D grid of at least 2 points")
+    if not callable(diffusion):
+        raise ValueError(f"diffusion must be a callable w (m, 1) -> D(w) (m,), got {type(diffusion).__name__}")
     D = np.asarray(diffusion(x[:, None]), dtype=np.float64).reshape(-1)
-    if D.shape != x.shape or (D <= 0).any():
+    if D.shape != x.shape or not np.isfinite(D).all() or (D <= 0).any():
         raise ValueError("diffusion must return one positive value per grid point")
     phi = scipy.integrate.cumulative_trapezoid(np.asarray(potential.grad(x[:, None]))[:, 0] / D, x, initial=0.0)
     logp = -np.log(D) - phi

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validate import check_finite, check_positive_float, check_positive_int
-from .gradients import LossFn
+from ._validate import check_bool, check_finite, check_generator, check_positive_float, check_positive_int
+from .gradients import LossFn, _check_data
 from .sampling import SCHEMES, Sampler, epoch_batches
 
 Schedule = Callable[[int], float]
@@ -77,7 +77,32 @@ def objective(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     r"""The full training objective :math:`\frac1N\sum_i \ell(w; x_i, y_i) + \frac\lambda2\lVert w\rVert^2`.
 
     Evaluated without gradients, in chunks of ``chunk`` examples, accumulated in float64.
+
+    Parameters
+    ----------
+    model : nn.Module
+    loss_fn : callable
+        ``loss_fn(outputs, targets)``, the mean loss over a batch.
+    X, y : torch.Tensor
+        ``(N, ...)`` inputs (same dtype and device as the model) and targets.
+    l2 : float
+        λ >= 0.
+    chunk : int
+        Examples per forward pass, >= 1.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> lin = nn.Linear(1, 1, bias=False).double(); _ = lin.weight.data.fill_(2.0)
+    >>> objective(lin, torch.nn.functional.mse_loss, torch.ones(3, 1).double(), torch.zeros(3, 1).double())
+    4.0
     """
+    _check_data(X, y, model)
+    l2 = check_positive_float("l2", l2, allow_zero=True)
+    chunk = check_positive_int("chunk", chunk)
     with torch.no_grad():
         total = 0.0
         for s in range(0, X.shape[0], chunk):
@@ -88,7 +113,19 @@ def objective(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
 
 
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of rows whose arg-max output equals the integer label."""
+    """Fraction of rows whose arg-max output equals the integer label.
+
+    ``X`` is ``(N, ...)`` (the model's dtype and device), ``y`` the ``(N,)`` integer labels.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 2, bias=False); _ = lin.weight.data.copy_(torch.eye(2))
+    >>> accuracy(lin, torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))
+    0.5
+    """
+    _check_data(X, y, model)
+    if y.is_floating_point() or y.ndim != 1:
+        raise ValueError(f"y must be a 1-D tensor of integer labels, got shape {tuple(y.shape)}, dtype {y.dtype}")
     with torch.no_grad():
         return float((model(X).argmax(dim=1) == y).double().mean())
 
@@ -185,14 +222,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     >>> bool(h.eval_loss[-1] < h.eval_loss[0])
     True
     """
+    _check_data(X, y, model)
     n = X.shape[0]
-    if y.shape[0] != n:
-        raise ValueError(f"X and y must have the same number of rows, got {n} and {y.shape[0]}")
-    if n == 0:
-        raise ValueError("X must contain at least one example")
-    check_finite("X", X)
-    if y.is_floating_point():
-        check_finite("y", y)
     batch_size = check_positive_int("batch_size", batch_size, maximum=n)
     epochs = check_positive_float("epochs", epochs)
     evals_per_epoch = check_positive_int("evals_per_epoch", evals_per_epoch)
@@ -204,8 +235,17 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         clip_norm = check_positive_float("clip_norm", clip_norm)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable, got {type(callback).__name__}")
-    if not isinstance(eval_mode, bool):
-        raise ValueError(f"eval_mode must be True or False, got {eval_mode!r}")
+    eval_mode = check_bool("eval_mode", eval_mode)
+    divergence_threshold = check_positive_float("divergence_threshold", divergence_threshold)
+    if transform is not None and not callable(transform):
+        raise ValueError(f"transform must be callable, got {type(transform).__name__}")
+    if test is not None:
+        if not isinstance(test, (tuple, list)) or len(test) != 2:
+            raise ValueError("test must be a pair (X_test, y_test)")
+        _check_data(test[0], test[1], model)
+    # The sampler draws indices on the generator's device (they move to X's); the gradient noise is
+    # drawn on the parameters' device, so there the generator must live.
+    check_generator(generator, X if grad_noise > 0 else None, data="X (grad_noise > 0 draws there)")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if isinstance(sampler, str):
@@ -213,6 +253,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
             raise ValueError(f"sampler must be one of {SCHEMES} or a callable, got {sampler!r}")
         scheme = sampler
         sampler = lambda n_, b_, g_: epoch_batches(n_, b_, scheme, g_)  # noqa: E731
+    elif not callable(sampler):
+        raise ValueError(f"sampler must be one of {SCHEMES} or a callable, got {type(sampler).__name__}")
 
     params = [p for p in model.parameters() if p.requires_grad]
     device = X.device
@@ -325,9 +367,10 @@ def minimize_full_batch(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: t
     RuntimeError
         If the gradient norm is still above ``tol`` (e.g. a non-convex model or too-tight ``tol``).
     """
+    _check_data(X, y, model)
     l2 = check_positive_float("l2", l2, allow_zero=True)
     tol = check_positive_float("tol", tol)
-    check_finite("X", X)
+    max_rounds = check_positive_int("max_rounds", max_rounds)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=500, tolerance_grad=tol / 10, tolerance_change=0.0,
                             history_size=50, line_search_fn="strong_wolfe")

@@ -33,7 +33,7 @@ from itertools import product
 import numpy as np
 
 from ._progress import progress
-from ._validate import check_positive_float, check_positive_int
+from ._validate import check_numpy_rng, check_positive_float, check_positive_int
 
 #: Bohr radius in ångström (CODATA 2018).
 BOHR_IN_ANGSTROM = 0.529177210903
@@ -108,6 +108,11 @@ class PauliHamiltonian:
         if len(lengths) != 1:
             raise ValueError(f"terms must all act on the same number of qubits, got lengths {sorted(lengths)}")
         object.__setattr__(self, "n_qubits", lengths.pop())
+        coeffs = np.array([float(v) if np.isscalar(v) else np.nan for v in self.terms.values()])
+        if not np.isfinite(coeffs).all():
+            raise ValueError(f"terms must map each Pauli label to a finite real coefficient, got {self.terms}")
+        if not np.isscalar(self.constant) or not np.isfinite(float(self.constant)):
+            raise ValueError(f"constant must be a finite number, got {self.constant!r}")
 
     @property
     def identity_label(self) -> str:
@@ -302,6 +307,7 @@ def h2_fci_energy(bond_length_angstrom: float, basis: str = "STO-3G") -> float:
 
 def exact_ground_energy(hamiltonian: PauliHamiltonian) -> float:
     """The lowest eigenvalue of the Hamiltonian's matrix (including its constant), by diagonalization."""
+    _check_hamiltonian(hamiltonian)
     return float(np.linalg.eigvalsh(hamiltonian.matrix())[0])
 
 
@@ -330,15 +336,35 @@ def ry_matrix(theta) -> np.ndarray:
     >>> bool(np.allclose(ry_matrix(np.pi) @ [1, 0], [0, 1]))
     True
     """
-    t = np.asarray(theta, dtype=float) / 2
+    t = _finite_angles("theta", theta) / 2
     c, s = np.cos(t), np.sin(t)
     return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2).astype(complex)
 
 
-def _n_qubits_of(state: np.ndarray) -> int:
-    n = int(np.log2(state.shape[-1]))
-    if 2 ** n != state.shape[-1]:
-        raise ValueError(f"state must have a last axis of length 2**n, got {state.shape[-1]}")
+def _finite_angles(name: str, theta) -> np.ndarray:
+    t = np.asarray(theta, dtype=float)
+    if not np.isfinite(t).all():
+        raise ValueError(f"{name} must be finite angles (radians), got {theta!r}")
+    return t
+
+
+def _check_hamiltonian(hamiltonian) -> None:
+    if not isinstance(hamiltonian, PauliHamiltonian):
+        raise ValueError(f"hamiltonian must be a PauliHamiltonian, got {type(hamiltonian).__name__}")
+
+
+def _n_qubits_of(state: np.ndarray, hamiltonian: PauliHamiltonian | None = None) -> int:
+    shape = np.shape(state)
+    if len(shape) == 0 or shape[-1] < 1:
+        raise ValueError(f"state must have a last axis of length 2**n, got shape {shape}")
+    n = int(np.log2(shape[-1]))
+    if 2 ** n != shape[-1]:
+        raise ValueError(f"state must have a last axis of length 2**n, got {shape[-1]}")
+    if hamiltonian is not None:
+        _check_hamiltonian(hamiltonian)
+        if n != hamiltonian.n_qubits:
+            raise ValueError(f"state has {n} qubits (last axis {shape[-1]}) but hamiltonian acts on "
+                             f"{hamiltonian.n_qubits}")
     return n
 
 
@@ -357,6 +383,9 @@ def apply_single_qubit_gate(state: np.ndarray, gate: np.ndarray, qubit: int) -> 
     """
     n = _n_qubits_of(state)
     qubit = check_positive_int("qubit", qubit, minimum=0, maximum=n - 1)
+    state = np.asarray(state)
+    if np.ndim(gate) < 2 or np.shape(gate)[-2:] != (2, 2):
+        raise ValueError(f"gate must have shape (2, 2) or (..., 2, 2), got {np.shape(gate)}")
     lead = state.shape[:-1]
     # axis order of the reshaped tensor: (..., bit n-1, ..., bit 0); qubit q is axis -(q+1)
     psi = state.reshape(lead + (2 ** (n - 1 - qubit), 2, 2 ** qubit))
@@ -371,6 +400,7 @@ def apply_cnot(state: np.ndarray, control: int, target: int) -> np.ndarray:
     target = check_positive_int("target", target, minimum=0, maximum=n - 1)
     if control == target:
         raise ValueError(f"control and target must differ, got {control}")
+    state = np.asarray(state)
     idx = np.arange(2 ** n)
     perm = np.where((idx >> control) & 1, idx ^ (1 << target), idx)
     return state[..., perm]
@@ -396,12 +426,17 @@ def pauli_expectations(state: np.ndarray, labels) -> np.ndarray:
     [-1.0, 1.0, 0.0]
     """
     n = _n_qubits_of(state)
+    state = np.asarray(state)
+    if isinstance(labels, str):
+        raise ValueError(f"labels must be a sequence of Pauli labels, got the string {labels!r}")
     mats = np.stack([pauli_matrix(_check_label(lbl, n)) for lbl in labels])
     return np.einsum("...i,kij,...j->...k", state.conj(), mats, state).real
 
 
 def energy(state: np.ndarray, hamiltonian: PauliHamiltonian) -> np.ndarray:
     r"""Exact energy :math:`\langle\psi|H|\psi\rangle`, shape ``state.shape[:-1]``."""
+    _n_qubits_of(state, hamiltonian)
+    state = np.asarray(state)
     terms = hamiltonian.measured_terms
     if not terms:
         return np.full(state.shape[:-1], hamiltonian.offset)
@@ -432,7 +467,7 @@ def one_parameter_state(theta) -> np.ndarray:
     >>> one_parameter_state(np.pi).real.round(12).tolist()
     [0.0, 0.0, 1.0, 0.0]
     """
-    theta = np.asarray(theta, dtype=float)
+    theta = _finite_angles("theta", theta)
     psi = np.broadcast_to(basis_state(1, 2), theta.shape + (4,))
     psi = apply_single_qubit_gate(psi, ry_matrix(theta), qubit=1)
     out = apply_cnot(psi, control=1, target=0)
@@ -511,6 +546,7 @@ def sample_pauli_estimates(expectations, shots: int, rng: np.random.Generator) -
     [1.0, -1.0]
     """
     shots = check_positive_int("shots", shots)
+    check_numpy_rng("rng", rng)
     e = np.asarray(expectations, dtype=float)
     if np.any(np.abs(e) > 1 + 1e-9) or not np.all(np.isfinite(e)):
         raise ValueError("expectations must be finite and in [-1, 1]")
@@ -528,6 +564,8 @@ def pauli_estimate_variance(expectations, shots: int) -> np.ndarray:
     """
     shots = check_positive_int("shots", shots)
     e = np.asarray(expectations, dtype=float)
+    if not np.isfinite(e).all() or (np.abs(e) > 1).any():
+        raise ValueError("expectations must be finite and in [-1, 1]")
     return (1.0 - e ** 2) / shots
 
 
@@ -550,6 +588,9 @@ def sample_energy(state: np.ndarray, hamiltonian: PauliHamiltonian, shots_per_te
     -------
     numpy.ndarray, shape (...)
     """
+    _n_qubits_of(state, hamiltonian)
+    shots_per_term = check_positive_int("shots_per_term", shots_per_term)
+    check_numpy_rng("rng", rng)
     terms = hamiltonian.measured_terms
     coeffs = np.array(list(terms.values()))
     est = sample_pauli_estimates(pauli_expectations(state, list(terms)), shots_per_term, rng)
@@ -567,6 +608,8 @@ def energy_estimator_variance(state: np.ndarray, hamiltonian: PauliHamiltonian,
     >>> bool(np.isclose(v, 0.18093119978423156 ** 2 / 1000))
     True
     """
+    _n_qubits_of(state, hamiltonian)
+    shots_per_term = check_positive_int("shots_per_term", shots_per_term)
     terms = hamiltonian.measured_terms
     coeffs = np.array(list(terms.values()))
     return pauli_estimate_variance(pauli_expectations(state, list(terms)), shots_per_term) @ coeffs ** 2
@@ -574,6 +617,7 @@ def energy_estimator_variance(state: np.ndarray, hamiltonian: PauliHamiltonian,
 
 def shots_per_energy(hamiltonian: PauliHamiltonian, shots_per_term: int) -> int:
     """Shots spent on one energy estimate: ``shots_per_term`` times the number of measured terms."""
+    _check_hamiltonian(hamiltonian)
     return check_positive_int("shots_per_term", shots_per_term) * len(hamiltonian.measured_terms)
 
 
@@ -596,11 +640,13 @@ def energy_function(state_fn: Callable[[np.ndarray], np.ndarray], hamiltonian: P
     rng : numpy.random.Generator
         Required when ``shots_per_term`` is given.
     """
+    if not callable(state_fn):
+        raise ValueError(f"state_fn must be a callable params -> states, got {type(state_fn).__name__}")
+    _check_hamiltonian(hamiltonian)
     if shots_per_term is None:
         return lambda params: energy(state_fn(params), hamiltonian)
     check_positive_int("shots_per_term", shots_per_term)
-    if rng is None:
-        raise ValueError("rng must be a numpy.random.Generator when shots_per_term is given")
+    check_numpy_rng("rng (required when shots_per_term is given)", rng)
     return lambda params: sample_energy(state_fn(params), hamiltonian, shots_per_term, rng)
 
 
@@ -629,6 +675,11 @@ def parameter_shift_gradient(energy_fn: EnergyFn, params: np.ndarray, shift: flo
     >>> parameter_shift_gradient(f, np.array([0.3, 0.4])).round(6).tolist()
     [-0.29552, 1.842122]
     """
+    if not callable(energy_fn):
+        raise ValueError(f"energy_fn must be a callable params -> energies, got {type(energy_fn).__name__}")
+    shift = float(shift)
+    if not math.isfinite(shift) or abs(math.sin(shift)) < 1e-12:
+        raise ValueError(f"shift must be finite and not a multiple of pi (sin(shift) != 0), got {shift}")
     params = np.asarray(params, dtype=float)
     if params.ndim == 0:
         raise ValueError("params must have a trailing parameter axis")
@@ -681,6 +732,9 @@ def spsa_gradient(energy_fn: EnergyFn, params: np.ndarray, c: float, rng: np.ran
     numpy.ndarray, shape (..., n)
     """
     c = check_positive_float("c", c)
+    check_numpy_rng("rng", rng)
+    if not callable(energy_fn):
+        raise ValueError(f"energy_fn must be a callable params -> energies, got {type(energy_fn).__name__}")
     params = np.asarray(params, dtype=float)
     delta = rng.choice(np.array([-1.0, 1.0]), size=params.shape)
     diff = energy_fn(params + c * delta) - energy_fn(params - c * delta)
@@ -698,7 +752,11 @@ def parameter_shift_variance(state_fn, hamiltonian: PauliHamiltonian, params: np
     -------
     numpy.ndarray, shape (..., n)
     """
+    shots_per_term = check_positive_int("shots_per_term", shots_per_term)
+    _check_hamiltonian(hamiltonian)
     params = np.asarray(params, dtype=float)
+    if params.ndim == 0:
+        raise ValueError("params must have a trailing parameter axis")
     eye = np.eye(params.shape[-1]) * (np.pi / 2)
     v = [energy_estimator_variance(state_fn(params[..., None, :] + s * eye), hamiltonian, shots_per_term)
          for s in (1, -1)]
@@ -790,7 +848,10 @@ def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: 
         raise ValueError(f"method must be 'parameter-shift' or 'spsa', got {method!r}")
     total_shots = check_positive_int("total_shots", total_shots)
     lr = check_positive_float("lr", lr)
+    check_numpy_rng("rng", rng)
     params = np.array(params0, dtype=float)
+    if params.ndim == 0 or not np.isfinite(params).all():
+        raise ValueError(f"params0 must be a finite parameter vector of shape (n,), got {params0!r}")
     n = params.shape[-1]
     per_energy = shots_per_energy(hamiltonian, shots_per_term)
     per_step = per_energy * (2 * n if method == "parameter-shift" else 2)
