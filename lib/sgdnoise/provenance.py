@@ -114,6 +114,11 @@ def provenance(device=None, *, now: datetime | None = None) -> Provenance:
     now : datetime, optional
         The time to record (default: now, UTC).
 
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a device.
+
     Returns
     -------
     Provenance
@@ -132,7 +137,10 @@ def provenance(device=None, *, now: datetime | None = None) -> Provenance:
     from . import __version__
     from .device import default_device, size_profile
 
-    dev = torch.device(device) if device is not None else default_device()
+    try:
+        dev = torch.device(device) if device is not None else default_device()
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a torch.device or a device name such as 'cpu' or 'cuda', got {device!r}") from None
     name = dev.type
     if dev.type == "cuda":
         name = f"cuda ({torch.cuda.get_device_name(dev)})"
