@@ -313,3 +313,38 @@ def test_count_exercises_sees_boxes_with_metadata_classes():
             '<div class="exercise kind-coding difficulty-2 minutes-40 autograded-yes gpu-no admonition" id="ex-b">'
             '<div class="solution admonition">')
     assert booktools.count_exercises(html) == 2
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_ends_with_its_provenance_line(nb):
+    """The last two cells: the glued sgdnoise.provenance() (hidden) and the line that shows it."""
+    cells = load(nb)["cells"]
+    glue_cell, line = cells[-2], cells[-1]
+    assert glue_cell["cell_type"] == "code" and source(glue_cell).startswith('glue("provenance", sn.provenance()'), \
+        f"{nb.name}: the second-to-last cell must glue sn.provenance() as 'provenance'"
+    assert "remove-cell" in glue_cell.get("metadata", {}).get("tags", [])
+    assert line["cell_type"] == "markdown" and "{glue:text}`provenance`" in source(line)
+    assert "{container} sgdnoise-provenance" in source(line), f"{nb.name}: the line's container class (styled, tested)"
+
+
+# The animations and sweeps of the static site: chapter -> (animations, sweeps); tests/site checks them in a browser.
+PLAYERS = {"01_stochastic_gradient": (1, 0), "03_langevin": (1, 1), "04_escape": (1, 0),
+           "06_batch_and_learning_rate": (0, 1), "07_engineering_noise": (1, 0)}
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_animations_and_sweeps_have_alt_text_and_prose_next_to_them(nb):
+    cells = load(nb)["cells"]
+    found = {"animate_frames": 0, "slider_sweep": 0}
+    for i, cell in enumerate(cells):
+        src = source(cell)
+        kinds = [k for k in found if f"sn.animation.{k}(" in src]
+        if cell["cell_type"] != "code" or not kinds:
+            continue
+        found[kinds[0]] += 1
+        assert re.search(r'alt="[^"]{20,}', src), f"{nb.name}: an animation without alt text"
+        assert "hide-input" in cell.get("metadata", {}).get("tags", []), f"{nb.name}: hide the drawing code"
+        before = [source(c) for c in cells[max(0, i - 2):i] if c["cell_type"] == "markdown"]
+        assert any(re.search(r"animation|slider", t, re.I) for t in before), \
+            f"{nb.name}: say in the prose just before it what the animation or sweep shows"
+    assert (found["animate_frames"], found["slider_sweep"]) == PLAYERS.get(nb.stem, (0, 0))

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 import sgdnoise
-from sgdnoise import (bayes, claims, clipping, data, device, engineering, ensemble, fisher, games, gradients, graphs,
+from sgdnoise import (animation, bayes, claims, clipping, data, device, engineering, ensemble, fisher, games, gradients, graphs,
                       hessian, landscape, langevin, models, morphogen, noise, noise_sources, plotting, potentials,
                       sampling, scaling, schedules, tails, theory, training, vqe)
 
@@ -569,9 +569,34 @@ CASES["sgdnoise.progress"] = [
 ]
 
 # Public names that take nothing to validate, each with the reason.
+def _figure():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    return fig
+
+
+CASES.update({
+    # animation (the figure is closed by the call or left to the garbage collector)
+    "animation.animate_frames": [(lambda: animation.animate_frames(_figure(), lambda i: None, 1, alt="a dot moving right"),
+                                  r"\bn_frames\b"),
+                                 (lambda: animation.animate_frames(_figure(), lambda i: None, 3, alt=""), r"\balt\b")],
+    "animation.slider_sweep": [(lambda: animation.slider_sweep(_figure(), lambda i: None, [1.0], knob="k",
+                                                               alt="a dot moving right"), r"\bvalues\b"),
+                               (lambda: animation.slider_sweep(_figure(), lambda i: None, [1.0, 2.0], knob="",
+                                                               alt="a dot moving right"), r"\bknob\b")],
+    "animation.render_frame": [(lambda: animation.render_frame(_figure(), colors=1), r"\bcolors\b"),
+                               (lambda: animation.render_frame(_figure(), dpi=0), r"\bdpi\b")],
+    # provenance
+    "provenance.provenance": [(lambda: sgdnoise.provenance("not-a-device"), r"\bdevice\b")],
+})
+
 EXEMPT: dict[str, str] = {
     # Result containers: plain dataclasses that the library fills in and returns.
     "claims.Claim": "result record built by ClaimLog",
+    "animation.FramePlayer": "result container returned by animate_frames and slider_sweep",
+    "provenance.Provenance": "result container returned by provenance()",
+    "provenance.git_commit": "takes no arguments",
     "data.Dataset": "result container returned by load_digits",
     "data.RegressionProblem": "result container returned by make_*_regression",
     "ensemble.EnsembleTrace": "result container returned by least_squares_sgd",

@@ -264,13 +264,14 @@ class LedgerTablesForPrint(SphinxPostTransform):
 
 
 def _add_static(app) -> None:
-    """Publish tools/static (the claims tables' stylesheet) with the site."""
+    """Publish tools/static (the claims tables' and the chapters' layout stylesheets) with the site."""
     app.config.html_static_path.append(str(Path(__file__).parent / "static"))
 
 
 def setup(app):
     app.connect("builder-inited", _add_static)
     app.add_css_file("sgdnoise-claims.css")
+    app.add_css_file("sgdnoise-site.css")   # display math, code cells, frame players, provenance line
     app.add_node(LedgerNode)
     app.add_directive("claims-ledger", ClaimsLedger)
     app.connect("doctree-read", collect_claims)

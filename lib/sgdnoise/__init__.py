@@ -5,9 +5,11 @@ The library behind the *Noisy Descent* course. One module per idea:
 =================  ==============================================================
 ``device``         :func:`default_device`, :func:`size_profile`, :func:`budget` (and :func:`progress`,
                    the bars of long loops, from ``_progress``)
+``provenance``     :func:`provenance`: when, with what and on which device a page was computed
 ``claims``         checked claims: :class:`~claims.ClaimLog` records each check, fails loudly,
                    and draws the chapter's "Checked on this page" table
 ``plotting``       the book's figure style (:func:`use_style`), theory vs measurement
+``animation``      animations and slider sweeps that play in the static site (no kernel)
 ``data``           digits (no download) and synthetic problems with known optima
 ``models``         logistic regression, MLP, flat parameter vectors
 ``gradients``      full, per-example (torch.func / linear-layer identity), accumulated gradients
@@ -36,17 +38,20 @@ The library behind the *Noisy Descent* course. One module per idea:
 =================  ==============================================================
 """
 
-from . import (bayes, claims, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
+from . import provenance as _provenance_module  # first: its clock starts at the import
+from . import (animation, bayes, claims, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
                models, morphogen, noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
 from ._progress import progress
 from .device import budget, default_device, size_profile
 from .plotting import use_style
+from .provenance import provenance
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "bayes", "budget", "claims", "clipping", "data", "default_device", "engineering", "ensemble", "fisher", "games",
+    "animation", "bayes", "budget", "claims", "clipping", "data", "default_device", "engineering", "ensemble", "fisher", "games",
     "gradients", "graphs", "hessian", "landscape", "langevin", "models", "morphogen", "noise",
-    "noise_sources", "plotting", "potentials", "progress", "sampling", "scaling", "schedules", "size_profile", "tails",
+    "noise_sources", "plotting", "potentials", "progress", "provenance", "sampling", "scaling", "schedules", "size_profile",
+    "tails",
     "theory", "training", "use_style", "vqe", "__version__",
 ]

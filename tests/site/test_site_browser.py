@@ -21,6 +21,13 @@ For every page in ``_toc.yml`` (full site):
 For every chapter page of the student site: the same exercises, no solution, math typeset, no
 console error; a screenshot of its exercises goes to ``_build/screenshots/student/``.
 
+Also (issue 20): every chapter ends with its provenance line (a version and a device); every
+animation and slider sweep (``sgdnoise.animation``) renders, does not play by itself, and its
+step / play / slider controls change the frame shown; no display formula and no code cell is wider
+than the article column (it scrolls inside its own block), at 1280 px and at a 390-px phone
+width, with phone screenshots in ``_build/screenshots/phone/``; and the players stay within their
+size budget.
+
 Without chromium or chromedriver the whole module is skipped, with the reason.
 """
 
@@ -272,6 +279,58 @@ def math_problems(driver) -> list[str]:
     return out
 
 
+PROVENANCE_JS = """
+const e = document.querySelector('div.sgdnoise-provenance');
+return e ? e.innerText : null;
+"""
+
+PLAYERS_JS = """
+return [...document.querySelectorAll('.sgdnoise-player')].map(p => {
+  const img = p.querySelector('img.sgdnoise-player-frame');
+  return {id: p.id, kind: p.classList.contains('sgdnoise-animation') ? 'animation' : 'sweep',
+          frames: +p.dataset.frames, frame: +p.dataset.frame, src: img.src.length + ':' + img.src.slice(-400, -24), alt: img.alt,
+          loaded: img.complete && img.naturalWidth > 0,
+          label: p.querySelector('.sgdnoise-player-label').textContent,
+          fits: p.getBoundingClientRect().width <= (document.querySelector('article') || document.body).getBoundingClientRect().width + 1};
+});
+"""
+
+# Display formulas and code cells against the article column: a block may not stick out of the
+# column; a block whose content is wider must scroll inside itself (overflow-x auto/scroll).
+LAYOUT_JS = """
+const col = (document.querySelector('article.bd-article') || document.querySelector('article')).getBoundingClientRect();
+const out = {column: col.width, page: document.documentElement.scrollWidth, window: window.innerWidth, bad: [], checked: 0};
+document.querySelectorAll('mjx-container[display="true"], div.math, div.cell pre, div.highlight pre').forEach(e => {
+  const r = e.getBoundingClientRect();
+  if (r.width === 0) return;
+  out.checked += 1;
+  const overflowX = getComputedStyle(e).overflowX;
+  const sticksOut = r.right > col.right + 1 || r.left < col.left - 1;
+  const clipped = e.scrollWidth > e.clientWidth + 1 && !['auto', 'scroll'].includes(overflowX);
+  if (sticksOut || clipped)
+    out.bad.push(`${e.tagName.toLowerCase()}.${e.className}: ${Math.round(r.width)} px wide at ${Math.round(r.left)}..${Math.round(r.right)}, ` +
+                 `content ${e.scrollWidth} px, overflow-x ${overflowX}; column ${Math.round(col.left)}..${Math.round(col.right)}`);
+});
+return out;
+"""
+
+# What tests/test_book.py's PLAYERS lists: chapter -> (animations, sweeps).
+EXPECTED_PLAYERS = {"01_stochastic_gradient": (1, 0), "03_langevin": (1, 1), "04_escape": (1, 0),
+                    "06_batch_and_learning_rate": (0, 1), "07_engineering_noise": (1, 0)}
+PLAYER_BYTES_MAX = 500_000          # one animation or sweep
+PLAYERS_TOTAL_MAX = 4_000_000       # all of them: the site's growth from issue 20
+SITE_BYTES_MAX = 32_000_000         # the whole _build/html (24.8 MB before the animations)
+PLAYER_HTML = re.compile(r'<div class="sgdnoise-player .*?</script></div>', re.S)
+
+
+def player_state(driver, pid: str) -> dict:
+    return next(p for p in driver.execute_script(PLAYERS_JS) if p["id"] == pid)
+
+
+def click(driver, pid: str, action: str) -> None:
+    driver.execute_script(f"document.querySelector('#{pid} button[data-action={action}]').click()")
+
+
 # ---------------------------------------------------------------------------------------------
 # tests
 
@@ -338,6 +397,14 @@ def test_page_in_full_site(page, browser, server):
             )
             screenshot(browser, SHOTS / "dark" / f"{name}.png", full_page=False)
             browser.execute_script("localStorage.clear()")
+        line = browser.execute_script(PROVENANCE_JS)
+        if not (ROOT / page).with_suffix(".ipynb").exists():
+            pass                                       # a chapter written in Markdown computes nothing
+        elif not line:
+            problems.append("no provenance line (sgdnoise.provenance) at the end of the chapter")
+        elif not (re.search(r"sgdnoise \d+\.\d+", line) and re.search(r"torch \d+\.\d+", line)
+                  and re.search(r"\bon (cpu|cuda)\b", line) and re.search(r"(small|large) size profile", line)):
+            problems.append(f"provenance line without a version, a device or a size profile: {line!r}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
 
 
@@ -353,6 +420,9 @@ def test_chapter_in_student_site(page, browser, server):
         problems.append(f"{counts['solutions']} solution(s) in the student build")
     if counts["exercises"] != n_exercises:
         problems.append(f"{counts['exercises']} exercises in the student build, {n_exercises} in the full one")
+    line = browser.execute_script(PROVENANCE_JS) or ""
+    if (ROOT / page).with_suffix(".ipynb").exists() and not (re.search(r"sgdnoise \d+\.\d+", line) and re.search(r"\bon (cpu|cuda)\b", line)):
+        problems.append(f"no provenance line with a version and a device: {line!r}")
     text = browser.execute_script("return document.body.innerText")
     if "Solution to" in text:
         problems.append("the text 'Solution to' appears in the student build")
@@ -361,3 +431,104 @@ def test_chapter_in_student_site(page, browser, server):
     )
     screenshot(browser, SHOTS / "student" / f"{Path(page).stem}.png", full_page=False)
     assert not problems, f"student {page}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("page", [p for p in CHAPTER_PAGES if Path(p).stem in EXPECTED_PLAYERS])
+@pytest.mark.parametrize("site", ["full", "student"])
+def test_animations_and_sweeps_play_only_when_asked(page, site, browser, server):
+    import time
+
+    root = FULL if site == "full" else STUDENT
+    require_site(root)
+    url = f"{server}/html/{page}" if site == "full" else f"{server}/student/_build/html/{page}"
+    problems = [f"console: {m}" for m in load(browser, url)]
+    players = browser.execute_script(PLAYERS_JS)
+    kinds = [p["kind"] for p in players]
+    expected = EXPECTED_PLAYERS[Path(page).stem]
+    if (kinds.count("animation"), kinds.count("sweep")) != expected:
+        problems.append(f"players {kinds}, expected {expected[0]} animation(s) and {expected[1]} sweep(s)")
+    time.sleep(1.0)                                    # nothing may move by itself
+    for p in players:
+        pid, name = p["id"], f"{p['kind']} {p['id']}"
+        now = player_state(browser, pid)
+        if not p["loaded"] or len(p["alt"].strip()) < 20 or not p["fits"]:
+            problems.append(f"{name}: loaded {p['loaded']}, alt {p['alt']!r}, fits the column {p['fits']}")
+        if p["frames"] < 2:
+            problems.append(f"{name}: {p['frames']} frame(s)")
+            continue
+        if now["frame"] != 0 or now["src"] != p["src"]:
+            problems.append(f"{name}: the frame changed without a click (autoplay)")
+        click(browser, pid, "next")
+        after = player_state(browser, pid)
+        if after["frame"] != 1 or after["label"] == p["label"]:
+            problems.append(f"{name}: 'next' did not show frame 2 (frame {after['frame']}, label {after['label']!r})")
+        click(browser, pid, "last")                    # (neighbouring frames may look alike; first and last do not)
+        if player_state(browser, pid)["src"] == p["src"]:
+            problems.append(f"{name}: the last frame shows the same image as the first")
+        click(browser, pid, "first")
+        after = player_state(browser, pid)
+        if after["frame"] != 0 or after["src"] != p["src"]:
+            problems.append(f"{name}: 'first' did not go back to the first frame")
+        if p["kind"] == "animation":
+            click(browser, pid, "play")
+            time.sleep(0.8)
+            playing = player_state(browser, pid)
+            click(browser, pid, "play")                # pause
+            paused = player_state(browser, pid)
+            time.sleep(0.5)
+            if playing["frame"] <= 1:
+                problems.append(f"{name}: 'play' did not advance the frames")
+            if player_state(browser, pid)["frame"] != paused["frame"]:
+                problems.append(f"{name}: 'pause' did not stop it")
+        else:
+            browser.execute_script(
+                f"const s = document.querySelector('#{pid} input[type=range]'); s.value = s.max;"
+                "s.dispatchEvent(new Event('input'));")
+            last = player_state(browser, pid)
+            if last["frame"] != p["frames"] - 1 or last["src"] == p["src"] or last["label"] == p["label"]:
+                problems.append(f"{name}: moving the slider to the end did not show the last frame")
+        if site == "full":
+            browser.execute_script(f"document.getElementById('{pid}').scrollIntoView({{block: 'center'}})")
+            screenshot(browser, SHOTS / "players" / f"{Path(page).stem}-{p['kind']}.png", full_page=False)
+    assert not problems, f"{site} {page}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("page", CHAPTER_PAGES)
+def test_math_and_code_stay_in_the_column(page, width, browser, server):
+    require_site(FULL)
+    browser.set_window_size(width, 900)
+    try:
+        problems = [f"console: {m}" for m in load(browser, f"{server}/html/{page}")]
+        state = browser.execute_script(LAYOUT_JS)
+        if state["checked"] == 0 and (ROOT / page).with_suffix(".ipynb").exists():
+            problems.append("no display formula or code cell found (selectors out of date?)")
+        problems += state["bad"]
+        if state["page"] > state["window"] + 1:
+            problems.append(f"the page scrolls sideways: {state['page']} px of content in a {state['window']} px window")
+        if width == 390:
+            browser.execute_script(
+                "const m = document.querySelector('mjx-container[display=\"true\"]');"
+                "if (m) m.scrollIntoView({block: 'center'});")
+            screenshot(browser, SHOTS / "phone" / f"{Path(page).stem}-math.png", full_page=False)
+            browser.execute_script("const c = document.querySelector('div.cell pre'); if (c) c.scrollIntoView({block: 'center'});")
+            screenshot(browser, SHOTS / "phone" / f"{Path(page).stem}-code.png", full_page=False)
+    finally:
+        browser.set_window_size(1280, 900)
+    assert not problems, f"{page} at {width} px:\n  " + "\n  ".join(problems)
+
+
+def test_site_size_within_budget():
+    require_site(FULL)
+    sizes = {}
+    for page in CHAPTER_PAGES:
+        for i, block in enumerate(PLAYER_HTML.findall((FULL / page).read_text(errors="replace"))):
+            sizes[f"{Path(page).stem}#{i}"] = len(block.encode())
+    expected = sum(a + s for a, s in EXPECTED_PLAYERS.values())
+    assert len(sizes) == expected, f"found {len(sizes)} players in the built pages, expected {expected}: {sizes}"
+    too_big = {k: v for k, v in sizes.items() if v > PLAYER_BYTES_MAX}
+    assert not too_big, f"players over {PLAYER_BYTES_MAX} bytes: {too_big}"
+    assert sum(sizes.values()) <= PLAYERS_TOTAL_MAX, f"players add {sum(sizes.values())} bytes: {sizes}"
+    total = sum(f.stat().st_size for f in FULL.rglob("*") if f.is_file())
+    assert total <= SITE_BYTES_MAX, f"_build/html is {total} bytes, over the budget of {SITE_BYTES_MAX}"
+    print(f"players: {sizes}; total {sum(sizes.values())} bytes; _build/html {total} bytes")
