@@ -129,3 +129,19 @@ def test_builds_without_a_display():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["agg", "3"] or out.stdout.split()[-1] == "3"
+
+
+def test_player_prints_as_its_last_frame():
+    # The PDF (LaTeX builder) cannot show HTML: the player's image/png is its last frame.
+    import io
+
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    (dot,) = ax.plot([0], [0], "o")
+    ax.set_xlim(-1, 4)
+    player = sn.animation.animate_frames(fig, lambda i: dot.set_data([i], [0]), 4, alt="a dot moving to the right")
+    png = player._repr_png_()
+    assert png is not None and png.startswith(b"\x89PNG")
+    assert player.still and player.still != player.html.split('src="', 1)[1].split('"', 1)[0]   # not frame 0
+    assert Image.open(io.BytesIO(png)).size[0] > 0

@@ -90,6 +90,14 @@ class FramePlayer:
         The alt text of the image.
     labels : tuple of str
         The label shown with each frame (time, or the knob's value).
+    still : str
+        The last frame as a ``data:image/png;base64,...`` URL: what print shows (``_repr_png_``).
+
+    Notes
+    -----
+    A displayed player carries two representations: ``text/html`` (the player, which the website
+    picks) and ``image/png`` (its last frame, which the PDF, built by Sphinx's LaTeX builder through
+    myst-nb, picks because it cannot print HTML). Every animated output of the book must carry both.
     """
 
     html: str
@@ -97,9 +105,15 @@ class FramePlayer:
     kind: str
     alt: str
     labels: tuple[str, ...]
+    still: str = ""
 
     def _repr_html_(self) -> str:
         return self.html
+
+    def _repr_png_(self) -> bytes | None:
+        if not self.still:
+            return None
+        return base64.b64decode(self.still.split(",", 1)[1])
 
     def __repr__(self) -> str:
         return f"<FramePlayer {self.kind}: {self.n_frames} frames, {self.nbytes / 1e3:.0f} kB>"
@@ -193,7 +207,7 @@ def _player(frames: list[str], labels: Sequence[str], alt: str, kind: str, slide
         f'<script type="application/json" class="sgdnoise-player-labels">{as_json(list(labels))}</script>'
         f"<script>{_SCRIPT % {'id': json.dumps(uid), 'interval': interval_ms}}</script></div>"
     )
-    return FramePlayer(html=body, n_frames=len(frames), kind=kind, alt=alt, labels=tuple(labels))
+    return FramePlayer(html=body, n_frames=len(frames), kind=kind, alt=alt, labels=tuple(labels), still=frames[-1])
 
 
 def _check_alt(alt: str) -> str:
