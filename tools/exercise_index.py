@@ -179,23 +179,26 @@ def _table(headers, rows, widths):
     return table
 
 
-def _link(label: str, text: str):
+def _link(label: str, text: str, linked: bool = True):
     from docutils import nodes
     from sphinx.addnodes import pending_xref
 
-    ref = pending_xref("", refdomain="std", reftype="ref", reftarget=label, refexplicit=True, refwarn=True)
     inline = nodes.inline()
     for i, part in enumerate(text.split("$")):  # a title's $...$ is math, as in the chapter
         if part:
             inline += nodes.math(part, part) if i % 2 else nodes.Text(part)
-    ref += inline
     para = nodes.paragraph()
+    if not linked:  # print: sphinx-exercise labels its boxes apart from the std domain's ids in LaTeX
+        para += inline
+        return para
+    ref = pending_xref("", refdomain="std", reftype="ref", reftarget=label, refexplicit=True, refwarn=True)
+    ref += inline
     para += ref
     return para
 
 
-def _cells(r: dict, meta: dict) -> list:
-    return [r["number"], _link(r["label"], r["title"]), KINDS[meta["kind"]],
+def _cells(r: dict, meta: dict, linked: bool = True) -> list:
+    return [r["number"], _link(r["label"], r["title"], linked), KINDS[meta["kind"]],
             str(meta["difficulty"]), f"{meta['minutes']} min", "yes" if meta["autograded"] else "no",
             "yes" if meta["gpu"] else "no"]
 
@@ -222,6 +225,10 @@ def setup(app):
             logger.warning(f"exercise metadata: {msg}", location=(directive.env.docname, directive.lineno))
         return rows
 
+    def _linked(directive) -> bool:
+        # The PDF lists the exercises by number and title without links (see _link).
+        return directive.env.app.builder.format != "latex"
+
     class ExerciseIndex(SphinxDirective):
         """``{exercise-index}``: every exercise of the book with its metadata (``:autograded-only:``
         keeps the autograded ones)."""
@@ -237,7 +244,7 @@ def setup(app):
                     continue  # reported by _rows
                 if "autograded-only" in self.options and not meta["autograded"]:
                     continue
-                out.append(_cells(r, meta))
+                out.append(_cells(r, meta, _linked(self)))
             return [_table(HEADERS, out, WIDTHS)]
 
     class ExerciseSet(SphinxDirective):
@@ -262,7 +269,7 @@ def setup(app):
                     continue
                 total += meta["minutes"]
                 graded += meta["autograded"]
-                out.append(_cells(r, meta))
+                out.append(_cells(r, meta, _linked(self)))
             para = nodes.paragraph(text=f"{len(out)} exercises, about {total / 60:.1f} hours in all; "
                                         f"{graded} autograded.")
             return [_table(HEADERS, out, WIDTHS), para]
