@@ -154,6 +154,9 @@ CASES: dict[str, list] = {
     # device
     "device.size_profile": [(lambda: device.size_profile("tpu9"), r"\bdevice\b")],
     "device.budget": [(lambda: device.budget({"n": 1}, {"m": 2}, device="cpu"), r"\blarge\b")],
+    "device.make_generator": [(lambda: device.make_generator(-1, "cpu"), r"\bseed\b"),
+                              (lambda: device.make_generator(1.5, "cpu"), r"\bseed\b"),
+                              (lambda: device.make_generator(0, "tpu9"), r"\bdevice\b")],
     # engineering
     "engineering.injection_variance": [(lambda: engineering.injection_variance(1, -1.0), r"\bscale\b"),
                                        (lambda: engineering.injection_variance(-1, 1.0), r"\bstep\b")],

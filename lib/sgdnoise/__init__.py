@@ -3,7 +3,7 @@
 The library behind the *Noisy Descent* course. One module per idea:
 
 =================  ==============================================================
-``device``         :func:`default_device`, :func:`size_profile`, :func:`budget` (and :func:`progress`,
+``device``         :func:`default_device`, :func:`size_profile`, :func:`budget`, :func:`make_generator` (and :func:`progress`,
                    the bars of long loops, from ``_progress``)
 ``provenance``     :func:`provenance`: when, with what and on which device a page was computed
 ``claims``         checked claims: :class:`~claims.ClaimLog` records each check, fails loudly,
@@ -42,14 +42,14 @@ from . import provenance as _provenance_module  # first: its clock starts at the
 from . import (animation, bayes, claims, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
                models, morphogen, noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
 from ._progress import progress
-from .device import budget, default_device, size_profile
+from .device import budget, default_device, make_generator, size_profile
 from .plotting import use_style
 from .provenance import provenance
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "animation", "bayes", "budget", "claims", "clipping", "data", "default_device", "engineering", "ensemble", "fisher", "games",
+    "animation", "bayes", "budget", "claims", "clipping", "data", "default_device", "make_generator", "engineering", "ensemble", "fisher", "games",
     "gradients", "graphs", "hessian", "landscape", "langevin", "models", "morphogen", "noise",
     "noise_sources", "plotting", "potentials", "progress", "provenance", "sampling", "scaling", "schedules", "size_profile",
     "tails",
