@@ -59,6 +59,34 @@ def check_numpy_rng(name: str, rng) -> np.random.Generator:
     return rng
 
 
+def numpy_generator(generator, name: str = "generator") -> np.random.Generator:
+    """The library's randomness rule for NumPy code: ``generator`` itself, or a fresh one for ``None``.
+
+    ``None`` gives ``np.random.default_rng()``, seeded from the operating system's entropy: the
+    numbers are not reproducible, and NumPy's global generator is never touched.
+    """
+    if generator is None:
+        return np.random.default_rng()
+    return check_numpy_rng(name, generator)
+
+
+def torch_generator(generator, device, *, data: str = "the data", name: str = "generator"):
+    """The library's randomness rule for torch code: ``generator`` (checked to be on ``device``), or
+    for ``None`` a fresh ``torch.Generator`` on ``device`` seeded from the operating system's entropy.
+
+    torch's global generator is never touched, so a call with ``generator=None`` changes nothing
+    that a later seeded call sees.
+    """
+    import torch
+
+    generator = check_generator(generator, device, data=data, name=name)
+    if generator is None:
+        dev = device.device if isinstance(device, torch.Tensor) else torch.device(device)
+        generator = torch.Generator(device=dev)
+        generator.seed()
+    return generator
+
+
 def _same_device(a, b) -> bool:
     """Whether two torch devices are the same; an index of None ("cuda") matches the current device."""
     import torch
