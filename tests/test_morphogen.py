@@ -41,7 +41,7 @@ def test_decoded_position_error_matches_formula(lam, n):
     # small noise (2 %) so that the first-order formula is accurate to well below the sampling error
     embryos, sigma = 4000, 0.02
     c = exponential_profile(X, 1.0, lam)
-    r = read_multiplicative(c, sigma, np.random.default_rng(10), n_samples=n, size=(embryos, X.size))
+    r = read_multiplicative(c, sigma, n_samples=n, size=(embryos, X.size), generator=np.random.default_rng(10))
     err = decoded_position_error(X, exponential_position(r, 1.0, lam))
     theory = exponential_decoding_moments(sigma, lam, n)[1]     # exact sd of -lam log(1 + s xi)
     assert theory == pytest.approx(positional_error_exponential(sigma, lam, n), rel=2 * sigma ** 2)  # first order
@@ -53,7 +53,7 @@ def test_decoded_position_error_matches_formula(lam, n):
 def test_poisson_readout_positional_error_grows_along_the_embryo():
     embryos, lam, v = 4000, 0.2, 20_000.0
     c = exponential_profile(X, 1.0, lam)
-    r = read_poisson(c, v, np.random.default_rng(11), size=(embryos, X.size))
+    r = read_poisson(c, v, size=(embryos, X.size), generator=np.random.default_rng(11))
     err = decoded_position_error(X, exponential_position(r, 1.0, lam))
     theory = positional_error(c * poisson_relative_error(c, v), exponential_slope(X, 1.0, lam))
     keep = c * v > 400  # where the Gaussian (first-order) approximation holds
@@ -65,7 +65,7 @@ def test_boundary_variability_from_embryo_level_noise_matches_formula():
     embryos, lam, sigma = 20_000, 0.2, 0.05
     c = exponential_profile(X, 1.0, lam)
     theta = float(exponential_profile(0.5, 1.0, lam))
-    amplitude = read_multiplicative(np.ones((embryos, 1)), sigma, np.random.default_rng(12))
+    amplitude = read_multiplicative(np.ones((embryos, 1)), sigma, generator=np.random.default_rng(12))
     xb = boundary_position(X, amplitude * c, theta)
     # the crossing moves by lam log(1 + sigma xi) (exact moments); the grid of 0.01 EL adds dx^2/12
     # to the variance (Sheppard; x* = 0.5 lies midway between nuclei, so the mean is not shifted)
@@ -83,7 +83,7 @@ def test_threshold_boundary_with_noise_per_nucleus_matches_exact_moments(rows):
     embryos, lam, sigma = 20_000, 0.2, 0.1
     c = exponential_profile(X, 1.0, lam)
     theta = float(exponential_profile(0.5, 1.0, lam))
-    r = read_multiplicative(c, sigma, np.random.default_rng(14), size=(embryos, rows, X.size))
+    r = read_multiplicative(c, sigma, size=(embryos, rows, X.size), generator=np.random.default_rng(14))
     xb = boundary_position(X, r, theta).mean(-1)
     mean, sd = threshold_boundary_moments(X, c, theta, sigma, rows)
     assert abs(xb.mean() - mean) < 5 * sd / np.sqrt(embryos)
@@ -112,7 +112,7 @@ def test_exponential_decoding_moments_series_and_monte_carlo():
     # averaging n readings is the same as noise sigma/sqrt(n)
     assert exponential_decoding_moments(0.1, 0.2, 4) == pytest.approx(exponential_decoding_moments(0.05, 0.2))
     # Monte Carlo at 10 % noise, 10^6 decodings: mean to 5 s.e. (~10 % of the bias), sd to 5 s.e. (0.35 %)
-    r = read_multiplicative(np.ones(1_000_000), 0.1, np.random.default_rng(15))
+    r = read_multiplicative(np.ones(1_000_000), 0.1, generator=np.random.default_rng(15))
     err = exponential_position(r, 1.0, 0.2)
     m, sd = exponential_decoding_moments(0.1, 0.2)
     assert abs(err.mean() - m) < 5 * sd / 1e3
@@ -120,7 +120,7 @@ def test_exponential_decoding_moments_series_and_monte_carlo():
 
 
 def test_poisson_readout_moments():
-    r = read_poisson(np.full(50_000, 3.0), 10.0, np.random.default_rng(13), n_samples=5)
+    r = read_poisson(np.full(50_000, 3.0), 10.0, n_samples=5, generator=np.random.default_rng(13))
     assert abs(r.mean() - 3.0) < 5 * 3.0 * poisson_relative_error(3.0, 10.0, 5) / np.sqrt(50_000)
     assert abs(r.std() / 3.0 / poisson_relative_error(3.0, 10.0, 5) - 1) < 5 * sd_of_sd(50_000) + 0.01
 
@@ -133,8 +133,8 @@ def test_samples_needed_and_counting_limit():
 
 
 def test_seeded_readout_is_reproducible():
-    a = read_multiplicative(np.ones(5), 0.1, np.random.default_rng(3), n_samples=3)
-    b = read_multiplicative(np.ones(5), 0.1, np.random.default_rng(3), n_samples=3)
+    a = read_multiplicative(np.ones(5), 0.1, n_samples=3, generator=np.random.default_rng(3))
+    b = read_multiplicative(np.ones(5), 0.1, n_samples=3, generator=np.random.default_rng(3))
     assert np.array_equal(a, b)
 
 
@@ -145,11 +145,13 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="slope"):
         positional_error(0.1, 0.0)
     with pytest.raises(ValueError, match="relative_noise"):
-        read_multiplicative(X, -0.1, rng)
+        read_multiplicative(X, -0.1, generator=rng)
     with pytest.raises(ValueError, match="n_samples"):
-        read_poisson(X, 10.0, rng, n_samples=0)
+        read_poisson(X, 10.0, n_samples=0, generator=rng)
     with pytest.raises(ValueError, match="counts_per_unit"):
-        read_poisson(X, 0.0, rng)
+        read_poisson(X, 0.0, generator=rng)
+    with pytest.raises(ValueError, match="generator"):
+        read_poisson(X, 10.0, generator=0)
     with pytest.raises(ValueError, match="threshold"):
         boundary_position(X, np.ones((2, X.size)), -1.0)
     with pytest.raises(ValueError, match="uniformly spaced"):

@@ -120,7 +120,7 @@ def test_parameter_shift_equals_exact_derivative(state_fn, n):
 @pytest.mark.parametrize("p", [-0.9, -0.2, 0.0, 0.5])
 def test_pauli_estimator_variance_matches_theory(p):
     shots, reps = 50, 40_000
-    est = sample_pauli_estimates(np.full(reps, p), shots, np.random.default_rng(3))
+    est = sample_pauli_estimates(np.full(reps, p), shots, generator=np.random.default_rng(3))
     theory = (1 - p ** 2) / shots
     # mean within 5 standard errors; sample variance within 5 of its standard errors
     assert abs(est.mean() - p) < 5 * np.sqrt(theory / reps)
@@ -130,7 +130,7 @@ def test_pauli_estimator_variance_matches_theory(p):
 def test_energy_estimator_is_unbiased_with_predicted_variance():
     state = one_parameter_state(np.array([0.4]))
     reps, shots = 20_000, 200
-    est = sample_energy(np.broadcast_to(state, (reps, 4)), H2, shots, np.random.default_rng(4))
+    est = sample_energy(np.broadcast_to(state, (reps, 4)), H2, shots, generator=np.random.default_rng(4))
     var = energy_estimator_variance(state, H2, shots)
     assert abs(est.mean() - energy(state, H2)) < 5 * np.sqrt(var / reps)
     assert abs(est.var(ddof=1) - var) < 5 * se_of_variance(est)
@@ -141,7 +141,7 @@ def test_sampled_parameter_shift_gradient_is_unbiased_with_predicted_variance():
     rng = np.random.default_rng(5)
     theta = rng.uniform(-1, 1, 4)
     reps, shots = 5000, 100
-    noisy = energy_function(hardware_efficient_state, H2, shots, rng)
+    noisy = energy_function(hardware_efficient_state, H2, shots, generator=rng)
     g = parameter_shift_gradient(noisy, np.broadcast_to(theta, (reps, 4)))
     exact = parameter_shift_gradient(energy_function(hardware_efficient_state, H2), theta)
     var = parameter_shift_variance(hardware_efficient_state, H2, theta, shots)
@@ -153,8 +153,8 @@ def test_spsa_mean_squared_error_matches_enumeration():
     rng = np.random.default_rng(6)
     theta = rng.uniform(-1, 1, 4)
     reps, shots, c = 20_000, 100, 0.2
-    noisy = energy_function(hardware_efficient_state, H2, shots, rng)
-    g = spsa_gradient(noisy, np.broadcast_to(theta, (reps, 4)), c, rng)
+    noisy = energy_function(hardware_efficient_state, H2, shots, generator=rng)
+    g = spsa_gradient(noisy, np.broadcast_to(theta, (reps, 4)), c, generator=rng)
     exact = parameter_shift_gradient(energy_function(hardware_efficient_state, H2), theta)
     sq = ((g - exact) ** 2).sum(1)
     theory = spsa_mean_squared_error(hardware_efficient_state, H2, theta, c, shots)
@@ -180,8 +180,8 @@ def test_optimizer_respects_budget_and_converges(method):
     rng = np.random.default_rng(7)
     params0 = np.broadcast_to(np.array([0.5, -0.3, 0.2, 0.4]), (8, 4))
     budget = 2_000_000
-    hist = optimize_with_shot_budget(hardware_efficient_state, H2, params0, budget, 1000, rng, method=method,
-                                     lr=0.8, a=2.0, c=0.2)
+    hist = optimize_with_shot_budget(hardware_efficient_state, H2, params0, budget, 1000, method=method,
+                                     lr=0.8, a=2.0, c=0.2, generator=rng)
     assert hist.shots[-1] <= budget and hist.energies.shape == (len(hist.shots), 8)
     err = hist.energies[-1] - exact_ground_energy(H2)
     assert np.all(err >= -1e-12) and np.median(err) < 5e-3
@@ -189,27 +189,28 @@ def test_optimizer_respects_budget_and_converges(method):
 
 def test_seeded_runs_are_reproducible():
     run = lambda: optimize_with_shot_budget(one_parameter_state, H2, np.zeros((2, 1)), 40_000, 100,
-                                            np.random.default_rng(8), method="spsa").energies
+                                            method="spsa", generator=np.random.default_rng(8)).energies
     assert np.array_equal(run(), run())
 
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match="shots"):
-        sample_pauli_estimates(0.0, 0, np.random.default_rng(0))
+        sample_pauli_estimates(0.0, 0, generator=np.random.default_rng(0))
     with pytest.raises(ValueError, match="expectations"):
-        sample_pauli_estimates(1.5, 10, np.random.default_rng(0))
+        sample_pauli_estimates(1.5, 10, generator=np.random.default_rng(0))
     with pytest.raises(ValueError, match="Pauli label"):
         pauli_matrix("XA")
     with pytest.raises(ValueError, match="same number of qubits"):
         PauliHamiltonian({"X": 1.0, "ZZ": 1.0})
     with pytest.raises(ValueError, match="method"):
-        optimize_with_shot_budget(one_parameter_state, H2, np.zeros(1), 1000, 10, np.random.default_rng(0), method="adam")
+        optimize_with_shot_budget(one_parameter_state, H2, np.zeros(1), 1000, 10, method="adam",
+                                  generator=np.random.default_rng(0))
     with pytest.raises(ValueError, match="total_shots"):
-        optimize_with_shot_budget(one_parameter_state, H2, np.zeros(1), 10, 10, np.random.default_rng(0))
+        optimize_with_shot_budget(one_parameter_state, H2, np.zeros(1), 10, 10, generator=np.random.default_rng(0))
     with pytest.raises(ValueError, match="c must"):
-        spsa_gradient(energy_function(one_parameter_state, H2), np.zeros(1), 0.0, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="rng"):
-        energy_function(one_parameter_state, H2, shots_per_term=10)
+        spsa_gradient(energy_function(one_parameter_state, H2), np.zeros(1), 0.0, generator=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="generator"):
+        energy_function(one_parameter_state, H2, shots_per_term=10, generator=np.random.RandomState(0))
     with pytest.raises(ValueError, match="control and target"):
         apply_cnot(basis_state(0, 2), 1, 1)
     with pytest.raises(ValueError, match="params"):

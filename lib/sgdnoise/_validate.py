@@ -1,11 +1,16 @@
-"""Input checks shared by the public functions (internal)."""
+"""Input checks shared by the public functions (internal).
+
+Part of the base layer, and NumPy-only at import: torch is imported inside the helpers that are
+given a torch object, so that the analogies (morphogen, vqe, games, graphs) use these checks
+without loading torch (``tests/test_layers.py``).
+"""
 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
-import torch
 
 
 def check_positive_int(name: str, value, *, minimum: int = 1, maximum: int | None = None) -> int:
@@ -33,13 +38,14 @@ def check_positive_float(name: str, value, *, allow_zero: bool = False) -> float
 
 def check_finite(name: str, x) -> None:
     """Raise if the array/tensor ``x`` has a NaN or an infinity."""
-    ok = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.isfinite(x).all())
+    torch = sys.modules.get("torch")  # a torch tensor exists only once torch is imported
+    if torch is not None and isinstance(x, torch.Tensor):
+        ok = bool(torch.isfinite(x).all())
+    else:
+        ok = bool(np.isfinite(x).all())
     if not ok:
         raise ValueError(f"{name} contains NaN or infinite values")
 
-
-# The helpers below import torch only when given a torch object, so that numpy-only modules
-# (morphogen, vqe, games, graphs) can use them without needing torch.
 
 def check_bool(name: str, value) -> bool:
     """Return ``value`` as a bool after checking it is one (``True``/``False``, or a NumPy bool).

@@ -5,7 +5,7 @@ node :math:`i` by the mean of its neighbours' features,
 :math:`h_i = \frac1{d_i}\sum_{j\in\mathcal N(i)} x_j` (:func:`mean_aggregate`). To bound the cost it
 averages only :math:`k` sampled neighbours instead (:func:`sampled_mean_aggregate`). That is a
 mini-batch of size :math:`k` from a population of :math:`d_i`, so its variance is chapter 1's
-formula (:func:`sgdnoise.sampling.minibatch_variance_theory`) with
+formula (the mini-batch variance theory of the noise core) with
 :math:`\operatorname{tr}\Sigma \to \sigma^2_{\mathcal N(i)}`, the population variance of the
 neighbour features (:func:`sampled_mean_variance`):
 
@@ -23,12 +23,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validate import check_bool, check_finite, check_numpy_rng, check_positive_int
-from .sampling import minibatch_variance_theory
+from ._validate import check_bool, check_finite, check_positive_int, numpy_generator
 
 
-def stochastic_block_model(sizes: Sequence[int], p_in: float, p_out: float, seed: int = 0
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def stochastic_block_model(sizes: Sequence[int], p_in: float, p_out: float, *,
+                           generator: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""A random graph whose nodes fall in blocks, linked with probability ``p_in`` inside a block and ``p_out`` across.
 
     Each unordered pair :math:`\{i, j\}`, :math:`i \ne j`, is an edge independently with
@@ -41,7 +40,8 @@ def stochastic_block_model(sizes: Sequence[int], p_in: float, p_out: float, seed
         Block sizes, each >= 1.
     p_in, p_out : float
         Probabilities in [0, 1].
-    seed : int
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -66,7 +66,7 @@ def stochastic_block_model(sizes: Sequence[int], p_in: float, p_out: float, seed
     for name, p in (("p_in", p_in), ("p_out", p_out)):
         if not 0.0 <= float(p) <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {p}")
-    rng = np.random.default_rng(seed)
+    rng = numpy_generator(generator)
     blocks = np.repeat(np.arange(len(sizes)), sizes)
     prob = np.where(blocks[:, None] == blocks[None, :], float(p_in), float(p_out))
     upper = np.triu(rng.random(prob.shape) < prob, k=1)
@@ -111,7 +111,7 @@ def mean_aggregate(adjacency: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 
 def sampled_mean_aggregate(adjacency: np.ndarray, features: np.ndarray, k: int, replace: bool,
-                           rng: np.random.Generator, n_samples: int = 1) -> np.ndarray:
+                           n_samples: int = 1, *, generator: np.random.Generator | None = None) -> np.ndarray:
     r"""Mean of the features of :math:`k` sampled neighbours of every node, for many independent draws.
 
     With replacement, :math:`k` neighbours are drawn uniformly and independently; without, a
@@ -126,9 +126,10 @@ def sampled_mean_aggregate(adjacency: np.ndarray, features: np.ndarray, k: int, 
     k : int
         Sampled neighbours per node, >= 1.
     replace : bool
-    rng : numpy.random.Generator
     n_samples : int
         Independent draws S >= 1.
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -142,7 +143,7 @@ def sampled_mean_aggregate(adjacency: np.ndarray, features: np.ndarray, k: int, 
     --------
     >>> A = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]])
     >>> X = np.array([[0.0], [2.0], [4.0]])
-    >>> h = sampled_mean_aggregate(A, X, 2, False, np.random.default_rng(0))
+    >>> h = sampled_mean_aggregate(A, X, 2, False, generator=np.random.default_rng(0))
     >>> bool(np.allclose(h[0], mean_aggregate(A, X)))  # k = degree: exact
     True
     """
@@ -150,7 +151,7 @@ def sampled_mean_aggregate(adjacency: np.ndarray, features: np.ndarray, k: int, 
     k = check_positive_int("k", k)
     n_samples = check_positive_int("n_samples", n_samples)
     replace = check_bool("replace", replace)
-    check_numpy_rng("rng", rng)
+    rng = numpy_generator(generator)
     n = A.shape[0]
     deg = A.sum(1)
     # Neighbour lists in CSR form: node i's neighbours are nbr[start[i]:start[i]+deg[i]].
@@ -203,7 +204,8 @@ def sampled_mean_variance(adjacency: np.ndarray, features: np.ndarray, k: int, r
 
     :math:`\sigma^2_{\mathcal N(i)}/k` with replacement; times :math:`(d_i - k)/(d_i - 1)` without
     (0 when :math:`d_i \le k`): chapter 1's mini-batch formula
-    (:func:`sgdnoise.sampling.minibatch_variance_theory`) with the neighbourhood as the population.
+    with the neighbourhood as the population, computed here in NumPy for every node at once (the
+    analogies do not import the torch-based noise core).
 
     Parameters
     ----------
@@ -227,12 +229,9 @@ def sampled_mean_variance(adjacency: np.ndarray, features: np.ndarray, k: int, r
     k = check_positive_int("k", k)
     replace = check_bool("replace", replace)
     sigma2 = neighbour_variance(A, X)
-    deg = A.sum(1)
-    out = np.zeros(A.shape[0])
-    for d in np.unique(deg):  # one call per distinct degree (a handful), vectorized over its nodes
-        rows = deg == d
-        if replace:
-            out[rows] = sigma2[rows] * minibatch_variance_theory(1.0, int(d), k, replace=True)
-        elif d > k:
-            out[rows] = sigma2[rows] * minibatch_variance_theory(1.0, int(d), k, replace=False)
-    return out
+    if replace:
+        return sigma2 / k
+    deg = A.sum(1).astype(float)
+    # Finite-population correction (d - k)/(d - 1), 0 when all d <= k neighbours are taken.
+    fpc = np.where(deg > k, (deg - k) / np.maximum(deg - 1, 1), 0.0)
+    return sigma2 / k * fpc

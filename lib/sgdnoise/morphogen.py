@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ._validate import check_numpy_rng, check_positive_float, check_positive_int
+from ._validate import check_positive_float, check_positive_int, numpy_generator
 
 #: Avogadro's number, 1/mol.
 AVOGADRO = 6.02214076e23
@@ -247,8 +247,8 @@ def samples_needed(single_error: float, target_error: float) -> int:
 
 # ---------------------------------------------------------------------------- noisy readout
 
-def read_multiplicative(c, relative_noise: float, rng: np.random.Generator, n_samples: int = 1,
-                        size: tuple[int, ...] | None = None) -> np.ndarray:
+def read_multiplicative(c, relative_noise: float, n_samples: int = 1, size: tuple[int, ...] | None = None, *,
+                        generator: np.random.Generator | None = None) -> np.ndarray:
     r"""Noisy readings :math:`r = c\,(1 + \sigma\xi)`, averaged over ``n_samples`` independent draws.
 
     Each of the ``n_samples`` readings has independent Gaussian :math:`\xi`; their mean has relative
@@ -262,11 +262,12 @@ def read_multiplicative(c, relative_noise: float, rng: np.random.Generator, n_sa
         True concentrations.
     relative_noise : float
         :math:`\sigma = \sigma_c/c` of one reading, >= 0.
-    rng : numpy.random.Generator
     n_samples : int
         Readings averaged (nuclei, time windows).
     size : tuple of int, optional
         Output shape (``c`` is broadcast to it); default ``c``'s shape.
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -274,21 +275,21 @@ def read_multiplicative(c, relative_noise: float, rng: np.random.Generator, n_sa
 
     Examples
     --------
-    >>> r = read_multiplicative(np.ones(100_000), 0.1, np.random.default_rng(0), n_samples=4)
+    >>> r = read_multiplicative(np.ones(100_000), 0.1, n_samples=4, generator=np.random.default_rng(0))
     >>> bool(abs(r.std() - 0.05) < 0.001)
     True
     """
     sigma = check_positive_float("relative_noise", relative_noise, allow_zero=True)
     n = check_positive_int("n_samples", n_samples)
-    check_numpy_rng("rng", rng)
+    rng = numpy_generator(generator)
     c = np.asarray(c, dtype=float)
     shape = c.shape if size is None else tuple(size)
     xi = rng.standard_normal((n,) + shape).mean(0)
     return np.broadcast_to(c, shape) * (1 + sigma * xi)
 
 
-def read_poisson(c, counts_per_unit: float, rng: np.random.Generator, n_samples: int = 1,
-                 size: tuple[int, ...] | None = None) -> np.ndarray:
+def read_poisson(c, counts_per_unit: float, n_samples: int = 1, size: tuple[int, ...] | None = None, *,
+                 generator: np.random.Generator | None = None) -> np.ndarray:
     r"""Molecule-counting readings :math:`r = K/(n v)` with :math:`K \sim \mathrm{Poisson}(n v c)`.
 
     A reading counts the molecules in a volume (or the binding events in a time window) with
@@ -301,9 +302,10 @@ def read_poisson(c, counts_per_unit: float, rng: np.random.Generator, n_samples:
         True concentrations (>= 0).
     counts_per_unit : float
         :math:`v`, expected count per unit concentration of one reading (> 0).
-    rng : numpy.random.Generator
     n_samples : int
     size : tuple of int, optional
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -311,13 +313,13 @@ def read_poisson(c, counts_per_unit: float, rng: np.random.Generator, n_samples:
 
     Examples
     --------
-    >>> r = read_poisson(np.full(100_000, 2.0), 50.0, np.random.default_rng(0))
+    >>> r = read_poisson(np.full(100_000, 2.0), 50.0, generator=np.random.default_rng(0))
     >>> bool(abs(r.std() / 2.0 - 1 / np.sqrt(100.0)) < 0.002)
     True
     """
     v = check_positive_float("counts_per_unit", counts_per_unit)
     n = check_positive_int("n_samples", n_samples)
-    check_numpy_rng("rng", rng)
+    rng = numpy_generator(generator)
     c = np.asarray(c, dtype=float)
     if np.any(c < 0):
         raise ValueError("c must be >= 0")

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from ._validate import check_finite, check_positive_int
+from ._validate import check_finite, check_positive_int, numpy_generator
 
 
 def inverse_tail_index(samples, block_size: int | None = None) -> float:
@@ -96,7 +96,7 @@ def tail_index(samples, block_size: int | None = None) -> float:
     return 1.0 / inv_alpha if inv_alpha > 0 else float("inf")
 
 
-def sample_symmetric_stable(alpha: float, size, generator: np.random.Generator) -> np.ndarray:
+def sample_symmetric_stable(alpha: float, size, *, generator: np.random.Generator | None = None) -> np.ndarray:
     r"""Draws of a standard symmetric α-stable law, :math:`\mathbb E e^{itX} = e^{-|t|^\alpha}`.
 
     Chambers–Mallows–Stuck: with :math:`V` uniform on :math:`(-\pi/2, \pi/2)` and :math:`W`
@@ -115,7 +115,8 @@ def sample_symmetric_stable(alpha: float, size, generator: np.random.Generator) 
         Stability index in (0, 2].
     size : int or tuple of int
         Output shape.
-    generator : numpy.random.Generator
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -128,15 +129,14 @@ def sample_symmetric_stable(alpha: float, size, generator: np.random.Generator) 
 
     Examples
     --------
-    >>> x = sample_symmetric_stable(2.0, 100_000, np.random.default_rng(0))
+    >>> x = sample_symmetric_stable(2.0, 100_000, generator=np.random.default_rng(0))
     >>> round(float(x.var()), 1)
     2.0
     """
     alpha = float(alpha)
     if not 0.0 < alpha <= 2.0:
         raise ValueError(f"alpha must be in (0, 2], got {alpha}")
-    if not isinstance(generator, np.random.Generator):
-        raise ValueError("generator must be a numpy.random.Generator")
+    generator = numpy_generator(generator)
     v = generator.uniform(-np.pi / 2, np.pi / 2, size)
     w = generator.standard_exponential(size)
     return np.sin(alpha * v) / np.cos(v) ** (1 / alpha) * (np.cos((1 - alpha) * v) / w) ** ((1 - alpha) / alpha)

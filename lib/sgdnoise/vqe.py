@@ -33,7 +33,7 @@ from itertools import product
 import numpy as np
 
 from ._progress import progress
-from ._validate import check_numpy_rng, check_positive_float, check_positive_int
+from ._validate import check_positive_float, check_positive_int, numpy_generator
 
 #: Bohr radius in ångström (CODATA 2018).
 BOHR_IN_ANGSTROM = 0.529177210903
@@ -520,7 +520,7 @@ def hardware_efficient_state(params: np.ndarray, n_qubits: int = 2) -> np.ndarra
 
 # ------------------------------------------------------------------------------ shot noise
 
-def sample_pauli_estimates(expectations, shots: int, rng: np.random.Generator) -> np.ndarray:
+def sample_pauli_estimates(expectations, shots: int, *, generator: np.random.Generator | None = None) -> np.ndarray:
     r"""Shot-noise estimates of Pauli expectation values from ``shots`` measurement outcomes each.
 
     Each outcome is :math:`+1` with probability :math:`p = (1 + \langle P\rangle)/2`, so the number
@@ -533,7 +533,8 @@ def sample_pauli_estimates(expectations, shots: int, rng: np.random.Generator) -
         Exact :math:`\langle P\rangle` in [-1, 1] (tiny rounding excursions are clipped).
     shots : int
         Number of measurement outcomes per estimate, >= 1.
-    rng : numpy.random.Generator
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -541,12 +542,12 @@ def sample_pauli_estimates(expectations, shots: int, rng: np.random.Generator) -
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> sample_pauli_estimates(np.array([1.0, -1.0]), 100, rng).tolist()   # eigenstates: no noise
+    >>> g = np.random.default_rng(0)
+    >>> sample_pauli_estimates(np.array([1.0, -1.0]), 100, generator=g).tolist()   # eigenstates: no noise
     [1.0, -1.0]
     """
     shots = check_positive_int("shots", shots)
-    check_numpy_rng("rng", rng)
+    rng = numpy_generator(generator)
     e = np.asarray(expectations, dtype=float)
     if np.any(np.abs(e) > 1 + 1e-9) or not np.all(np.isfinite(e)):
         raise ValueError("expectations must be finite and in [-1, 1]")
@@ -569,8 +570,8 @@ def pauli_estimate_variance(expectations, shots: int) -> np.ndarray:
     return (1.0 - e ** 2) / shots
 
 
-def sample_energy(state: np.ndarray, hamiltonian: PauliHamiltonian, shots_per_term: int,
-                  rng: np.random.Generator) -> np.ndarray:
+def sample_energy(state: np.ndarray, hamiltonian: PauliHamiltonian, shots_per_term: int, *,
+                  generator: np.random.Generator | None = None) -> np.ndarray:
     r"""A shot-noise estimate of :math:`\langle H\rangle`, measuring each Pauli term separately.
 
     :math:`\hat E = h_0 + E_\text{const} + \sum_k h_k \hat P_k` with independent binomial estimates
@@ -582,7 +583,8 @@ def sample_energy(state: np.ndarray, hamiltonian: PauliHamiltonian, shots_per_te
     state : numpy.ndarray, shape (..., 2**n)
     hamiltonian : PauliHamiltonian
     shots_per_term : int
-    rng : numpy.random.Generator
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -590,10 +592,10 @@ def sample_energy(state: np.ndarray, hamiltonian: PauliHamiltonian, shots_per_te
     """
     _n_qubits_of(state, hamiltonian)
     shots_per_term = check_positive_int("shots_per_term", shots_per_term)
-    check_numpy_rng("rng", rng)
+    rng = numpy_generator(generator)
     terms = hamiltonian.measured_terms
     coeffs = np.array(list(terms.values()))
-    est = sample_pauli_estimates(pauli_expectations(state, list(terms)), shots_per_term, rng)
+    est = sample_pauli_estimates(pauli_expectations(state, list(terms)), shots_per_term, generator=rng)
     return hamiltonian.offset + est @ coeffs
 
 
@@ -627,7 +629,8 @@ EnergyFn = Callable[[np.ndarray], np.ndarray]
 
 
 def energy_function(state_fn: Callable[[np.ndarray], np.ndarray], hamiltonian: PauliHamiltonian,
-                    shots_per_term: int | None = None, rng: np.random.Generator | None = None) -> EnergyFn:
+                    shots_per_term: int | None = None, *,
+                    generator: np.random.Generator | None = None) -> EnergyFn:
     """A vectorized map ``params (..., n) -> energies (...)``: exact, or sampled with shot noise.
 
     Parameters
@@ -637,8 +640,9 @@ def energy_function(state_fn: Callable[[np.ndarray], np.ndarray], hamiltonian: P
     hamiltonian : PauliHamiltonian
     shots_per_term : int or None
         None for the exact expectation value, otherwise shots per Pauli term per evaluation.
-    rng : numpy.random.Generator
-        Required when ``shots_per_term`` is given.
+    generator : numpy.random.Generator, optional
+        The shot noise's randomness, used when ``shots_per_term`` is given (one stream for every
+        evaluation); ``None`` makes a fresh generator seeded from the OS's entropy.
     """
     if not callable(state_fn):
         raise ValueError(f"state_fn must be a callable params -> states, got {type(state_fn).__name__}")
@@ -646,8 +650,8 @@ def energy_function(state_fn: Callable[[np.ndarray], np.ndarray], hamiltonian: P
     if shots_per_term is None:
         return lambda params: energy(state_fn(params), hamiltonian)
     check_positive_int("shots_per_term", shots_per_term)
-    check_numpy_rng("rng (required when shots_per_term is given)", rng)
-    return lambda params: sample_energy(state_fn(params), hamiltonian, shots_per_term, rng)
+    rng = numpy_generator(generator)
+    return lambda params: sample_energy(state_fn(params), hamiltonian, shots_per_term, generator=rng)
 
 
 def parameter_shift_gradient(energy_fn: EnergyFn, params: np.ndarray, shift: float = np.pi / 2) -> np.ndarray:
@@ -711,7 +715,8 @@ def spsa_gains(k, a: float, c: float, A: float = 0.0, alpha: float = 0.602,
     return a / (k + 1 + A) ** alpha, c / (k + 1) ** gamma
 
 
-def spsa_gradient(energy_fn: EnergyFn, params: np.ndarray, c: float, rng: np.random.Generator) -> np.ndarray:
+def spsa_gradient(energy_fn: EnergyFn, params: np.ndarray, c: float, *,
+                  generator: np.random.Generator | None = None) -> np.ndarray:
     r"""The SPSA gradient estimate :math:`\hat g = \frac{E(\theta + c\Delta) - E(\theta - c\Delta)}{2c}\,\Delta`.
 
     :math:`\Delta` has independent :math:`\pm1` entries (so :math:`1/\Delta_i = \Delta_i`). Two energy
@@ -725,14 +730,15 @@ def spsa_gradient(energy_fn: EnergyFn, params: np.ndarray, c: float, rng: np.ran
         One independent perturbation is drawn per leading index.
     c : float
         Perturbation size, > 0.
-    rng : numpy.random.Generator
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
     numpy.ndarray, shape (..., n)
     """
     c = check_positive_float("c", c)
-    check_numpy_rng("rng", rng)
+    rng = numpy_generator(generator)
     if not callable(energy_fn):
         raise ValueError(f"energy_fn must be a callable params -> energies, got {type(energy_fn).__name__}")
     params = np.asarray(params, dtype=float)
@@ -813,8 +819,9 @@ class VQEHistory:
 
 
 def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: np.ndarray, total_shots: int,
-                              shots_per_term: int, rng: np.random.Generator, method: str = "parameter-shift",
-                              lr: float = 0.5, a: float = 0.5, c: float = 0.2, A: float | None = None) -> VQEHistory:
+                              shots_per_term: int, method: str = "parameter-shift", lr: float = 0.5,
+                              a: float = 0.5, c: float = 0.2, A: float | None = None, *,
+                              generator: np.random.Generator | None = None) -> VQEHistory:
     r"""Minimize :math:`\langle H\rangle` with shot-noise gradients until a total shot budget is spent.
 
     ``"parameter-shift"``: gradient descent :math:`\theta \leftarrow \theta - \eta\,\hat g_\text{PS}`
@@ -833,12 +840,13 @@ def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: 
         Budget per run (all Pauli terms and evaluations counted).
     shots_per_term : int
         Shots per Pauli term per energy estimate.
-    rng : numpy.random.Generator
     method : {"parameter-shift", "spsa"}
     lr : float
         Learning rate of parameter-shift descent.
     a, c, A : float
         SPSA gains; ``A`` defaults to 10 % of the number of SPSA steps the budget allows.
+    generator : numpy.random.Generator, optional
+        The randomness; ``None`` draws from a fresh generator seeded from the OS's entropy.
 
     Returns
     -------
@@ -848,7 +856,7 @@ def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: 
         raise ValueError(f"method must be 'parameter-shift' or 'spsa', got {method!r}")
     total_shots = check_positive_int("total_shots", total_shots)
     lr = check_positive_float("lr", lr)
-    check_numpy_rng("rng", rng)
+    rng = numpy_generator(generator)
     params = np.array(params0, dtype=float)
     if params.ndim == 0 or not np.isfinite(params).all():
         raise ValueError(f"params0 must be a finite parameter vector of shape (n,), got {params0!r}")
@@ -860,7 +868,7 @@ def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: 
         raise ValueError(f"total_shots = {total_shots} is below the cost of one step ({per_step} shots)")
     if A is None:
         A = 0.1 * n_steps
-    noisy = energy_function(state_fn, hamiltonian, shots_per_term, rng)
+    noisy = energy_function(state_fn, hamiltonian, shots_per_term, generator=rng)
     exact = energy_function(state_fn, hamiltonian)
     energies = [exact(params)]
     for k in progress(range(n_steps), f"{method} steps", leave=False):
@@ -868,7 +876,7 @@ def optimize_with_shot_budget(state_fn, hamiltonian: PauliHamiltonian, params0: 
             params = params - lr * parameter_shift_gradient(noisy, params)
         else:
             a_k, c_k = spsa_gains(k, a, c, A)
-            params = params - a_k * spsa_gradient(noisy, params, float(c_k), rng)
+            params = params - a_k * spsa_gradient(noisy, params, float(c_k), generator=rng)
         energies.append(exact(params))
     shots = np.arange(n_steps + 1) * per_step
     return VQEHistory(shots=shots, energies=np.array(energies), params=params)
