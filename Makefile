@@ -129,7 +129,9 @@ student-check: book-strict
 	$(MAKE) --no-print-directory student BUILD_FLAGS="$(STRICT)"
 	$(PY) tools/book.py check-student _build/html _build/student/_build/html
 
+# The layers of the library (import-linter contracts in pyproject.toml), then the unit tests.
 unit: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n $(JOBS) tests --ignore=tests/site --doctest-modules lib/sgdnoise
 
 # The built sites in a real browser (headless chromium, off the network); skips with a reason when
