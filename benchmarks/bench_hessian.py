@@ -116,7 +116,7 @@ report("hessian_hvp", "one Hessian-vector product, MLP on 1024 digits (each time
               f"(target <= 1.5)"])
 
 # ---------------------------------------------------------------- part 2: top eigenvalues
-truth = torch.linalg.eigvalsh(full_hessian(model, F.cross_entropy, X, y, rows_per_pass=128).double()).flip(0)
+truth = torch.linalg.eigvalsh(full_hessian(model, F.cross_entropy, X, y, chunk_size=128).double()).flip(0)
 print(f"\nGround truth (dense Hessian): top-5 = {[round(float(x), 5) for x in truth[:5]]}, "
       f"lambda_min = {float(truth[-1]):.4f}")
 
@@ -138,10 +138,9 @@ def run_library(method, k, seed, tol):
     sync()
     t0 = time.perf_counter()
     if method == "lanczos":
-        res = lanczos_top_eigenpairs(hv, k, tol=tol, max_iter=500, generator=gen, device=device,
-                                     dtype=torch.float32)
+        res = lanczos_top_eigenpairs(hv, k, tol=tol, max_iter=500, generator=gen, dtype=torch.float32)
     else:
-        res = power_iteration(hv, k, tol=tol, max_iter=1000, generator=gen, device=device, dtype=torch.float32)
+        res = power_iteration(hv, k, tol=tol, max_iter=1000, generator=gen, dtype=torch.float32)
     sync()
     vals = res.eigenvalues.sort(descending=True).values.cpu()
     return count[0], time.perf_counter() - t0, vals

@@ -19,7 +19,7 @@ def problem():
     y = torch.randint(0, 10, (200,), generator=g)
     model = make_model("mlp", 20, 10, hidden=(32,), seed=1, device="cpu", dtype=torch.float64)
     assert count_parameters(model) == 1002
-    H = full_hessian(model, F.cross_entropy, X, y, rows_per_pass=128)
+    H = full_hessian(model, F.cross_entropy, X, y, chunk_size=128)
     vals, vecs = torch.linalg.eigh(H)
     return model, X, y, H, vals.flip(0), vecs.flip(1)
 
@@ -45,7 +45,7 @@ def test_full_hessian_matches_torch_func_hessian():
         return F.cross_entropy(torch.func.functional_call(model, params, (X,)), y)
 
     expected = torch.func.hessian(loss_of_flat)(flat0)
-    assert torch.allclose(full_hessian(model, F.cross_entropy, X, y, rows_per_pass=5), expected, atol=1e-13)
+    assert torch.allclose(full_hessian(model, F.cross_entropy, X, y, chunk_size=5), expected, atol=1e-13)
     assert torch.allclose(dense_hessian(model, F.cross_entropy, X, y), expected, atol=1e-13)
 
 
@@ -96,7 +96,7 @@ def test_hutchinson_within_five_standard_errors_and_its_error_matches_theory(pro
     model, X, y, H, _, _ = problem
     hvp = hvp_operator(model, F.cross_entropy, X, y)
     M = 400
-    est, se = hutchinson_trace(hvp, M, batch=100, generator=gen(2))
+    est, se = hutchinson_trace(hvp, M, chunk_size=100, generator=gen(2))
     tr = float(H.trace())
     assert abs(est - tr) < 5 * se, (est, tr, se)
     # Var(z^T H z) = 2 sum_{i != j} H_ij^2 for Rademacher z; the sample sd estimates its root with
@@ -124,14 +124,14 @@ def test_rademacher_signs_are_balanced():
     # variance); and neighbouring draws uncorrelated (lag-1 mean product within 5 s.e. of 0), which
     # an alternating or block-repeated sign pattern, balanced but not random, fails.
     n = 100_000
-    z = rademacher((n,), gen(0))
+    z = rademacher((n,), generator=gen(0))
     assert z.shape == (n,) and z.dtype == torch.float64
     assert bool(((z == 1) | (z == -1)).all())
     assert abs(float(z.mean())) < 5 / math.sqrt(n)
     assert abs(float(z.var(correction=0)) - 1) < 25 / n     # = 1 - mean^2 <= (5/sqrt n)^2 for +-1 values
     assert abs(float((z[:-1] * z[1:]).mean())) < 5 / math.sqrt(n - 1)
-    assert torch.equal(z, rademacher((n,), gen(0))) and not torch.equal(z, rademacher((n,), gen(1)))
-    assert tuple(rademacher((3, 4), gen(0)).shape) == (3, 4)
+    assert torch.equal(z, rademacher((n,), generator=gen(0))) and not torch.equal(z, rademacher((n,), generator=gen(1)))
+    assert tuple(rademacher((3, 4), generator=gen(0)).shape) == (3, 4)
 
 
 def test_bad_inputs_raise_value_error_naming_the_parameter(problem):
@@ -151,7 +151,7 @@ def test_bad_inputs_raise_value_error_naming_the_parameter(problem):
         lanczos_top_eigenpairs(lambda v: v, 1)
     with pytest.raises(ValueError, match="n_probes"):
         hutchinson_trace(hvp, 1)
-    with pytest.raises(ValueError, match="rows_per_pass"):
-        full_hessian(model, F.cross_entropy, X, y, rows_per_pass=0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        full_hessian(model, F.cross_entropy, X, y, chunk_size=0)
     with pytest.raises(ValueError, match="width"):
         gaussian_density(torch.zeros(1), torch.ones(1), torch.zeros(3), 0.0)

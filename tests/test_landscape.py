@@ -21,7 +21,7 @@ def problem():
 
 def test_filter_normalization_matches_row_norms_and_zeroes_biases(problem):
     model, _, _ = problem
-    delta = filter_normalized_direction(model, torch.Generator().manual_seed(1))
+    delta = filter_normalized_direction(model, generator=torch.Generator().manual_seed(1))
     i = 0
     for p in model.parameters():
         part = delta[i:i + p.numel()].view_as(p)
@@ -30,7 +30,7 @@ def test_filter_normalization_matches_row_norms_and_zeroes_biases(problem):
         else:
             assert torch.allclose(part.norm(dim=1), p.detach().norm(dim=1), rtol=1e-12)
         i += p.numel()
-    delta_b = filter_normalized_direction(model, torch.Generator().manual_seed(1), zero_bias=False)
+    delta_b = filter_normalized_direction(model, generator=torch.Generator().manual_seed(1), zero_bias=False)
     b = model.net[0].bias
     n_w = model.net[0].weight.numel()
     assert math.isclose(float(delta_b[n_w:n_w + b.numel()].norm()), float(b.detach().norm()), rel_tol=1e-12)

@@ -134,7 +134,7 @@ def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     >>> bool(torch.allclose(H, true_fisher(m, X)))   # softmax regression: H = F exactly
     True
     """
-    return full_hessian(model, loss_fn, X, y, rows_per_pass=rows_per_pass)
+    return full_hessian(model, loss_fn, X, y, chunk_size=check_positive_int("rows_per_pass", rows_per_pass))
 
 
 def top_eigenpairs(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

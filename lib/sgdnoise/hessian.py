@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._validate import check_finite, check_generator, check_positive_float, check_positive_int
+from ._validate import check_finite, check_positive_float, check_positive_int, torch_generator
+from .device import default_device
 from .gradients import LossFn, _check_data
 
 HVP = Callable[[torch.Tensor], torch.Tensor]
@@ -70,7 +71,8 @@ def hvp_operator(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Te
     -------
     callable
         ``hvp(v)`` for ``v`` of shape ``(d,)`` or ``(k, d)`` (same dtype and device as the
-        parameters); returns a tensor of the same shape.
+        parameters); returns a tensor of the same shape. Its attributes ``dim`` (:math:`d`) and
+        ``device`` (the parameters' device) tell the eigensolvers where their probes live.
 
     References
     ----------
@@ -120,6 +122,7 @@ def hvp_operator(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Te
         return out.detach()
 
     hvp.dim = d  # type: ignore[attr-defined]
+    hvp.device = params[0].device  # type: ignore[attr-defined]
     return hvp
 
 
@@ -165,31 +168,37 @@ def _checked(hvp: HVP, d: int) -> HVP:
         checked = True
         return out
 
+    call.device = getattr(hvp, "device", None)  # type: ignore[attr-defined]
     return call
 
 
-def _probe_device(generator, device) -> torch.device:
-    """Where probes live: ``device``, else the generator's device, else the CPU."""
-    check_generator(generator)
-    if device is not None:
-        return torch.device(device)
-    return generator.device if generator is not None else torch.device("cpu")
+def _probes(hvp: HVP, generator) -> tuple[torch.device, torch.Generator]:
+    """Where probes live and the generator that draws them.
+
+    The device of the operator's data (``hvp.device``, set by :func:`hvp_operator`), else the
+    generator's device, else :func:`sgdnoise.default_device`; the generator, checked to be there,
+    or for ``None`` a fresh one seeded from the OS's entropy (the global RNG is never used).
+    """
+    dev = getattr(hvp, "device", None)
+    if dev is None:
+        dev = generator.device if isinstance(generator, torch.Generator) else default_device()
+    return torch.device(dev), torch_generator(generator, dev, data="the operator's data")
 
 
 def full_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-                 rows_per_pass: int = 64, chunk_size: int | None = None) -> torch.Tensor:
+                 chunk_size: int = 64) -> torch.Tensor:
     r"""The dense Hessian :math:`H = \nabla^2_w L(w)` of the mean loss, row by row from products.
 
-    Applies :func:`hvp_operator` to ``rows_per_pass`` basis vectors :math:`e_j` at a time:
+    Applies :func:`hvp_operator` to ``chunk_size`` basis vectors :math:`e_j` at a time:
     :math:`O(d)` products and :math:`O(d^2)` memory for the result, never the far larger
     intermediates of ``torch.func.hessian``. For tiny models (ground truth in tests).
 
     Parameters
     ----------
-    model, loss_fn, X, y, chunk_size
-        As in :func:`hvp_operator`.
-    rows_per_pass : int
-        Basis vectors per batched product (>= 1).
+    model, loss_fn, X, y
+        As in :func:`hvp_operator` (all examples in one graph).
+    chunk_size : int
+        Basis vectors (rows of :math:`H`) per batched product (>= 1).
 
     Returns
     -------
@@ -206,13 +215,13 @@ def full_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Te
     >>> full_hessian(lin, torch.nn.functional.mse_loss, X, t).tolist()
     [[1.0, 0.0], [0.0, 4.0]]
     """
-    rows_per_pass = check_positive_int("rows_per_pass", rows_per_pass)
-    hvp = hvp_operator(model, loss_fn, X, y, chunk_size=chunk_size)
+    chunk_size = check_positive_int("chunk_size", chunk_size)
+    hvp = hvp_operator(model, loss_fn, X, y)
     d = hvp.dim
     p0 = _params(model)[0]
     rows = []
-    for s in range(0, d, rows_per_pass):
-        t = min(d, s + rows_per_pass)
+    for s in range(0, d, chunk_size):
+        t = min(d, s + chunk_size)
         basis = torch.zeros(t - s, d, dtype=p0.dtype, device=p0.device)
         basis[torch.arange(t - s), torch.arange(s, t)] = 1.0
         rows.append(hvp(basis))
@@ -240,15 +249,13 @@ class EigenResult:
     converged: bool
 
 
-def _start_vector(d: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    v = torch.randn(d, generator=generator, dtype=torch.float64, device=device if generator is None
-                    else generator.device)
-    return (v / v.norm()).to(device)
+def _start_vector(d: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    v = torch.randn(d, generator=generator, dtype=torch.float64, device=device)
+    return v / v.norm()
 
 
 def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol: float = 1e-6,
                            max_iter: int = 200, generator: torch.Generator | None = None,
-                           device: torch.device | str | None = None,
                            dtype: torch.dtype | None = None) -> EigenResult:
     r"""The ``k`` largest (algebraic) eigenvalues and eigenvectors of a symmetric operator, by Lanczos.
 
@@ -275,10 +282,12 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
     max_iter : int
         At most this many products (capped at ``d``).
     generator : torch.Generator, optional
-        Draws the random start vector.
-    device, dtype
-        Where and in which dtype ``hvp`` takes its vectors (default: the generator's device or
-        cpu; float64 basis, vectors cast to ``dtype`` — default float64 — for the product).
+        Draws the random start vector, on the device of the operator's data (``hvp.device``, as
+        :func:`hvp_operator` sets it; for a plain function the generator's device, else
+        :func:`sgdnoise.default_device`). ``None``: a fresh generator seeded from the OS's entropy.
+    dtype : torch.dtype, optional
+        The dtype ``hvp`` takes its vectors in (float64 basis, vectors cast to ``dtype`` — default
+        float64 — for the product).
 
     Returns
     -------
@@ -301,7 +310,7 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
     k = check_positive_int("k", k, maximum=d)
     tol = check_positive_float("tol", tol)
     max_iter = min(check_positive_int("max_iter", max_iter), d)
-    dev = _probe_device(generator, device)
+    dev, generator = _probes(hvp, generator)
     dtype = dtype or torch.float64
     Q = torch.zeros(max_iter + 1, d, dtype=torch.float64, device=dev)
     Q[0] = _start_vector(d, generator, dev)
@@ -344,7 +353,6 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
 
 def power_iteration(hvp: HVP, k: int = 1, *, dim: int | None = None, tol: float = 1e-3,
                     max_iter: int = 1000, generator: torch.Generator | None = None,
-                    device: torch.device | str | None = None,
                     dtype: torch.dtype | None = None) -> EigenResult:
     r"""Top eigenpairs by power iteration with deflation — the baseline for :func:`lanczos_top_eigenpairs`.
 
@@ -357,7 +365,7 @@ def power_iteration(hvp: HVP, k: int = 1, *, dim: int | None = None, tol: float 
 
     Parameters
     ----------
-    hvp, k, dim, generator, device, dtype
+    hvp, k, dim, generator, dtype
         As in :func:`lanczos_top_eigenpairs`.
     tol : float
         Relative change of the Rayleigh quotient that stops the iteration (> 0).
@@ -385,7 +393,7 @@ def power_iteration(hvp: HVP, k: int = 1, *, dim: int | None = None, tol: float 
     k = check_positive_int("k", k, maximum=d)
     tol = check_positive_float("tol", tol)
     max_iter = check_positive_int("max_iter", max_iter)
-    dev = _probe_device(generator, device)
+    dev, generator = _probes(hvp, generator)
     dtype = dtype or torch.float64
     vals, vecs, n_products, converged = [], [], 0, True
     for _ in range(k):
@@ -411,28 +419,30 @@ def power_iteration(hvp: HVP, k: int = 1, *, dim: int | None = None, tol: float 
                        converged)
 
 
-def rademacher(shape: tuple[int, ...], generator: torch.Generator | None = None,
-               device: torch.device | str | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    r"""Independent random signs :math:`\pm1` with probability 1/2 each.
+def rademacher(shape: tuple[int, ...], *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    r"""Independent random signs :math:`\pm1` with probability 1/2 each, on the generator's device.
+
+    ``generator=None`` draws on :func:`sgdnoise.default_device` from a fresh generator seeded from
+    the OS's entropy.
 
     Examples
     --------
-    >>> z = rademacher((1000,), torch.Generator().manual_seed(0))
+    >>> z = rademacher((1000,), generator=torch.Generator().manual_seed(0))
     >>> bool(set(z.tolist()) == {-1.0, 1.0})
     True
     """
-    dev = _probe_device(generator, device)
+    dev = generator.device if isinstance(generator, torch.Generator) else default_device()
+    generator = torch_generator(generator, dev)
     if not isinstance(shape, (tuple, list)) or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
                                                    for s in shape):
         raise ValueError(f"shape must be a tuple of non-negative ints, got {shape!r}")
-    # Drawn on the generator's device (torch cannot draw with a CPU generator on a GPU), then moved.
-    bits = torch.randint(0, 2, tuple(shape), generator=generator,
-                         device=generator.device if generator is not None else dev)
-    return (2 * bits - 1).to(device=dev, dtype=dtype)
+    bits = torch.randint(0, 2, tuple(shape), generator=generator, device=dev)
+    return (2 * bits - 1).to(dtype=dtype)
 
 
-def hutchinson_trace(hvp: HVP, n_probes: int = 100, *, dim: int | None = None, batch: int = 16,
-                     generator: torch.Generator | None = None, device: torch.device | str | None = None,
+def hutchinson_trace(hvp: HVP, n_probes: int = 100, *, dim: int | None = None, chunk_size: int = 16,
+                     generator: torch.Generator | None = None,
                      dtype: torch.dtype | None = None) -> tuple[float, float]:
     r"""Hutchinson's estimate of :math:`\operatorname{tr} H` from Rademacher probes, with its standard error.
 
@@ -441,7 +451,7 @@ def hutchinson_trace(hvp: HVP, n_probes: int = 100, *, dim: int | None = None, b
 
     unbiased, with variance :math:`2\sum_{i\ne j}H_{ij}^2/M` per probe average (smaller than
     Gaussian probes'); the standard error reported is the sample standard deviation of the
-    :math:`z_m^\top H z_m` over :math:`\sqrt M`. Probes go through ``hvp`` ``batch`` at a time.
+    :math:`z_m^\top H z_m` over :math:`\sqrt M`. Probes go through ``hvp`` ``chunk_size`` at a time.
 
     Parameters
     ----------
@@ -451,10 +461,10 @@ def hutchinson_trace(hvp: HVP, n_probes: int = 100, *, dim: int | None = None, b
         :math:`M \ge 2`.
     dim : int, optional
         Default ``hvp.dim``.
-    batch : int
+    chunk_size : int
         Probes per call of ``hvp`` (>= 1).
-    generator, device, dtype
-        Randomness, device and dtype of the probes (default: the generator's device, float64).
+    generator, dtype
+        As in :func:`lanczos_top_eigenpairs` (the probes' randomness and dtype, default float64).
 
     Returns
     -------
@@ -474,19 +484,19 @@ def hutchinson_trace(hvp: HVP, n_probes: int = 100, *, dim: int | None = None, b
     d = _dim(hvp, dim)
     hvp = _checked(hvp, d)
     n_probes = check_positive_int("n_probes", n_probes, minimum=2)
-    batch = check_positive_int("batch", batch)
-    check_generator(generator)
+    chunk_size = check_positive_int("chunk_size", chunk_size)
+    dev, generator = _probes(hvp, generator)
     dtype = dtype or torch.float64
     values = []
-    for s in range(0, n_probes, batch):
-        Z = rademacher((min(batch, n_probes - s), d), generator, device, dtype)
+    for s in range(0, n_probes, chunk_size):
+        Z = rademacher((min(chunk_size, n_probes - s), d), generator=generator, dtype=dtype)
         values.append((Z * hvp(Z)).sum(1).double())
     q = torch.cat(values)
     return float(q.mean()), float(q.std() / math.sqrt(n_probes))
 
 
 def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: int | None = None,
-                         generator: torch.Generator | None = None, device: torch.device | str | None = None,
+                         generator: torch.Generator | None = None,
                          dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Nodes and weights of the Hessian's eigenvalue density by stochastic Lanczos quadrature.
 
@@ -504,7 +514,7 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
         Independent start vectors (>= 1).
     n_iter : int
         Lanczos steps per probe (>= 1, capped at ``d``).
-    dim, generator, device, dtype
+    dim, generator, dtype
         As in :func:`lanczos_top_eigenpairs`.
 
     Returns
@@ -528,18 +538,17 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
     hvp = _checked(hvp, d)
     n_probes = check_positive_int("n_probes", n_probes)
     n_iter = min(check_positive_int("n_iter", n_iter), d)
-    check_generator(generator)
+    dev, generator = _probes(hvp, generator)
     nodes, weights = [], []
     for _ in range(n_probes):
-        res = _lanczos_tridiagonal(hvp, d, n_iter, generator, device, dtype or torch.float64)
+        res = _lanczos_tridiagonal(hvp, d, n_iter, generator, dev, dtype or torch.float64)
         theta, S = torch.linalg.eigh(res)
         nodes.append(theta)
         weights.append(S[0] ** 2 / n_probes)
     return torch.cat(nodes), torch.cat(weights)
 
 
-def _lanczos_tridiagonal(hvp: HVP, d: int, m: int, generator, device, dtype) -> torch.Tensor:
-    dev = _probe_device(generator, device)
+def _lanczos_tridiagonal(hvp: HVP, d: int, m: int, generator, dev, dtype) -> torch.Tensor:
     Q = torch.zeros(m, d, dtype=torch.float64, device=dev)
     Q[0] = _start_vector(d, generator, dev)
     alphas, betas = [], []
@@ -595,19 +604,20 @@ def gaussian_density(nodes: torch.Tensor, weights: torch.Tensor, grid: torch.Ten
 
 
 def sharpness(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, tol: float = 1e-4,
-              max_iter: int = 100, chunk_size: int | None = None, seed: int = 0) -> float:
+              max_iter: int = 100, chunk_size: int | None = None,
+              generator: torch.Generator | None = None) -> float:
     r"""The sharpness :math:`\lambda_{\max}(\nabla^2 L)` of the mean loss at the model's weights.
 
     :func:`lanczos_top_eigenpairs` with ``k = 1`` on :func:`hvp_operator`; the start vector is
-    drawn from ``seed``.
+    drawn by ``generator`` (on the model's device), to within ``tol`` the result does not depend
+    on it.
 
     Parameters
     ----------
     model, loss_fn, X, y, chunk_size
         As in :func:`hvp_operator`.
-    tol, max_iter
+    tol, max_iter, generator
         As in :func:`lanczos_top_eigenpairs`.
-    seed : int
 
     Returns
     -------
@@ -626,7 +636,5 @@ def sharpness(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     """
     hvp = hvp_operator(model, loss_fn, X, y, chunk_size=chunk_size)
     p0 = _params(model)[0]
-    gen = torch.Generator(device=p0.device).manual_seed(seed)
-    res = lanczos_top_eigenpairs(hvp, 1, tol=tol, max_iter=max_iter, generator=gen, device=p0.device,
-                                 dtype=p0.dtype)
+    res = lanczos_top_eigenpairs(hvp, 1, tol=tol, max_iter=max_iter, generator=generator, dtype=p0.dtype)
     return float(res.eigenvalues[0])

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from ._validate import check_bool, check_finite, check_generator, check_positive_float, check_positive_int
+from ._validate import check_bool, check_finite, check_positive_float, check_positive_int, torch_generator
 from .gradients import LossFn, _check_data
 
 
@@ -38,7 +38,7 @@ def _check_vector(name: str, v: torch.Tensor, d: int) -> None:
     check_finite(name, v)
 
 
-def filter_normalized_direction(model: nn.Module, generator: torch.Generator | None = None,
+def filter_normalized_direction(model: nn.Module, *, generator: torch.Generator | None = None,
                                 zero_bias: bool = True) -> torch.Tensor:
     r"""A random Gaussian direction with every filter rescaled to the norm of the model's filter.
 
@@ -54,7 +54,7 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator | N
     ----------
     model : nn.Module
     generator : torch.Generator, optional
-        On the model's device.
+        On the model's device; ``None``: a fresh generator seeded from the OS's entropy.
     zero_bias : bool
 
     Returns
@@ -71,17 +71,19 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator | N
     --------
     >>> from sgdnoise.models import make_model
     >>> m = make_model("logistic", 3, 2, device="cpu")       # weights seeded, W (2, 3) then b (2,)
-    >>> delta = filter_normalized_direction(m, torch.Generator().manual_seed(0))
+    >>> delta = filter_normalized_direction(m, generator=torch.Generator().manual_seed(0))
     >>> bool(torch.allclose(delta[:6].view(2, 3).norm(dim=1), m.linear.weight.detach().norm(dim=1))), delta[6:].tolist()
     (True, [0.0, 0.0])
     """
-    check_generator(generator)
     zero_bias = check_bool("zero_bias", zero_bias)
+    named = _named_trainable(model)
+    if not named:
+        raise ValueError("model must have at least one trainable parameter")
+    generator = torch_generator(generator, named[0][1], data="the model")
     parts = []
-    for _, p in _named_trainable(model):
+    for _, p in named:
         w = p.detach()
-        g = torch.randn(w.shape, generator=generator, dtype=w.dtype,
-                        device=generator.device if generator is not None else w.device).to(w.device)
+        g = torch.randn(w.shape, generator=generator, dtype=w.dtype, device=w.device)
         if w.ndim <= 1:
             g = torch.zeros_like(w) if zero_bias else g * w.norm() / g.norm().clamp_min(1e-30)
         else:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ._progress import progress
-from ._validate import check_bool, check_finite, check_generator, check_positive_float, check_positive_int
+from ._validate import check_bool, check_finite, check_positive_float, check_positive_int, torch_generator
 from .potentials import Potential
 
 Target = Callable[[torch.Tensor], torch.Tensor]
@@ -187,7 +187,8 @@ def euler_maruyama(potential: Potential, w0: torch.Tensor, dt: float, n_steps: i
     n_record : int, optional
         How many particles to record (default: all).
     generator : torch.Generator, optional
-        Randomness, on ``w0``'s device.
+        Randomness, on ``w0``'s device; ``None``: a fresh generator seeded from the OS's entropy
+        (torch's global generator is never used).
 
     Returns
     -------
@@ -215,7 +216,7 @@ def euler_maruyama(potential: Potential, w0: torch.Tensor, dt: float, n_steps: i
     n_steps = check_positive_int("n_steps", n_steps)
     record_every = check_positive_int("record_every", record_every, minimum=0)
     stop_when_passed = check_bool("stop_when_passed", stop_when_passed)
-    check_generator(generator, w0, data="w0")
+    generator = torch_generator(generator, w0, data="w0")
     scalar, root, diff_fn = _noise_amplitude(temperature, diffusion, potential.dim, dt, w0)
     targets = dict(targets or {})
     n, dim = w0.shape
