@@ -1,8 +1,9 @@
 """sgdnoise — tested simulators of gradient noise in stochastic gradient descent.
 
 The library behind the *Noisy Descent* course: one module per idea, in five layers. A module
-imports only from its own layer or the layers above it in this list (``lint-imports`` checks the
-contracts written in ``pyproject.toml``; chapters in brackets).
+imports only from its own layer or from the layers listed before it; the analogies import only
+the base, and each analogy stands alone (``lint-imports`` checks these contracts, written in
+``pyproject.toml``). Chapters in brackets.
 
 **Base** — where things run, how big, how randomness and checks work; imports nothing above.
 
@@ -16,7 +17,7 @@ contracts written in ``pyproject.toml``; chapters in brackets).
 ``claims``        checked claims: :class:`~claims.ClaimLog`, the "Checked on this page" table,
                   :func:`~claims.mean_and_se` (the one standard-error helper) [all]
 ``plotting``      the book's figure style (:func:`use_style`), theory vs measurement [all]
-``data``          digits (no download) and synthetic problems with known optima [1, 2, 5–7]
+``data``          digits (no download) and synthetic problems with known optima [1–3, 5–7]
 ``models``        logistic regression, MLP, flat parameter vectors [1, 2, 5–7]
 ================  ===============================================================================
 
@@ -24,8 +25,8 @@ contracts written in ``pyproject.toml``; chapters in brackets).
 
 ================  ===============================================================================
 ``gradients``     full, per-example (torch.func / linear-layer identity), accumulated gradients
-                  and per-example squared norms without the gradients [1, 2, 5–7]
-``sampling``      mini-batch samplers (with / without replacement, shuffling) [1, 2, 6, 7]
+                  and per-example squared norms without the gradients [1, 2, 6, 7]
+``sampling``      mini-batch samplers (with / without replacement, shuffling) [1, 2]
 ``covariance``    (planned, issue 18) everything about Σ: mean gradient, Σ, its eigenpairs and
                   trace (materialized and norms-only), B_simple, gradient diversity,
                   participation ratio, the mini-batch variance theory and its measurement —
@@ -34,10 +35,10 @@ contracts written in ``pyproject.toml``; chapters in brackets).
 ``leastsquares``  (planned, issue 18) one least-squares problem and one vectorized SGD engine,
                   used by ``bayes``, the ensemble runs and chapters 2 and 6 [2, 6]
 ``hessian``       Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral
-                  density, sharpness [5]
-``fisher``        empirical and true Fisher, eigenspace overlap [5]
-``landscape``     filter-normalized loss slices (1-D, 2-D, interpolation), ReLU rescaling [5]
-``tails``         the α-stable tail index (Mohammadi et al. 2015), running variance [4]
+                  density, sharpness [1, 5, 6]
+``fisher``        empirical and true Fisher, eigenspace overlap [2, 5]
+``landscape``     filter-normalized loss slices (1-D, 2-D, interpolation), ReLU rescaling [1, 5]
+``tails``         the α-stable tail index (Mohammadi et al. 2015), running variance [2, 7]
 ================  ===============================================================================
 
 **Dynamics** — what SGD and its continuous limits do with that noise.
@@ -45,15 +46,15 @@ contracts written in ``pyproject.toml``; chapters in brackets).
 ================  ===============================================================================
 ``potentials``    loss landscapes for particles: quadratic, double wells, saddle, 2-D [3, 4]
 ``langevin``      Euler–Maruyama ensembles, first passages, SGD on a potential [3, 4]
-``theory``        Gibbs densities, stationary (co)variances, Kramers, first-passage times [3, 4, 6]
+``theory``        Gibbs densities, stationary (co)variances, Kramers, first-passage times [3, 4]
 ``training``      the SGD loop on a model: schedules or numbers for ``lr`` and ``batch_size``,
-                  clipping and injection from their own modules [1, 5–7]
+                  clipping and injection from their own modules [1, 2, 5–7]
 ``schedules``     learning-rate and batch-size schedules, scaling rules, noise injection,
-                  the Robbins–Monro test [6, 7]
+                  the Robbins–Monro test [6]
 ``scaling``       gradient noise scale (per-example and two-batch), critical batch [6]
 ``ensemble``      many least-squares SGD runs at once: rates, steps to target, confusion ball [6]
-``clipping``      gradient clipping by norm, per example and per batch [7]
-``bayes``         constant-LR SGD and SGLD chains vs the posterior of linear regression [7]
+``clipping``      gradient clipping by norm, per example and per batch [2]
+``bayes``         constant-LR SGD and SGLD chains vs the posterior of linear regression [3]
 ================  ===============================================================================
 
 The chapter-named grab-bags ``engineering``, ``noise`` and ``noise_sources`` are being dissolved
@@ -65,8 +66,8 @@ neither torch nor the noise core (``tests/test_layers.py``).
 ================  ===============================================================================
 ``morphogen``     noisy readout of morphogen gradients, positional error, counting limit [8]
 ``vqe``           state-vector VQE for H2 with shot noise, parameter shift and SPSA [9]
-``games``         gradient descent–ascent on min_x max_y xy, with noise, and its invariants [10]
-``graphs``        neighbour sampling on a graph: sampled mean aggregator and its variance [10]
+``games``         gradient descent–ascent on min_x max_y xy, with noise, and its invariants [7]
+``graphs``        neighbour sampling on a graph: sampled mean aggregator and its variance [7]
 ================  ===============================================================================
 
 **Book tooling** — how a page shows and records its results.
