@@ -27,8 +27,6 @@ import scipy.linalg
 from ._validate import check_positive_float, check_positive_int
 from .potentials import Potential
 
-#: Euler–Mascheroni constant.
-EULER_GAMMA = 0.5772156649015329
 #: :math:`-\zeta(1/2)/\sqrt{2\pi}`, the Broadie–Glasserman–Kou constant.
 BGK_BETA = 0.5825971579390107
 
@@ -447,7 +445,7 @@ def saddle_escape_steps(noise_std, lr: float, gamma: float, radius: float = 1.0)
     gamma = check_positive_float("gamma", gamma)
     r = check_positive_float("radius", radius)
     q = 1 + lr * gamma
-    out = (np.log(r * np.sqrt(q * q - 1) / (lr * eps)) + (EULER_GAMMA + math.log(2)) / 2) / np.log(q) + 0.5
+    out = (np.log(r * np.sqrt(q * q - 1) / (lr * eps)) + (np.euler_gamma + math.log(2)) / 2) / np.log(q) + 0.5
     return float(out) if out.ndim == 0 else out
 
 
