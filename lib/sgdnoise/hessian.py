@@ -314,25 +314,13 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
     dtype = dtype or torch.float64
     Q = torch.zeros(max_iter + 1, d, dtype=torch.float64, device=dev)
     Q[0] = _start_vector(d, generator, dev)
-    alphas, betas = [], []
     converged = False
     theta = S = None
     m = 0
-    for j in range(max_iter):
-        w = hvp(Q[j].to(dtype)).to(torch.float64)
-        check_finite("hvp(v)", w)
-        alpha = float(Q[j] @ w)
-        alphas.append(alpha)
-        for _ in range(2):  # full reorthogonalization, twice is enough (Parlett)
-            w = w - Q[:j + 1].T @ (Q[:j + 1] @ w)
-        beta = float(w.norm())
-        m = j + 1
+    for alphas, betas, beta in _lanczos(hvp, Q, dtype):
+        m, alpha = len(alphas), alphas[-1]
         if m >= k:
-            T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
-            if betas:
-                off = torch.tensor(betas, dtype=torch.float64)
-                T += torch.diag(off, 1) + torch.diag(off, -1)
-            theta, S = torch.linalg.eigh(T)
+            theta, S = torch.linalg.eigh(_tridiagonal(alphas, betas))
             theta, S = theta.flip(0)[:k], S.flip(1)[:, :k]
             residual = beta * S[-1].abs()
             if bool((residual <= tol * theta.abs().clamp_min(1e-300)).all()):
@@ -343,8 +331,6 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
             break
         if m == max_iter:
             break
-        betas.append(beta)
-        Q[j + 1] = w / beta
     if theta is None:
         raise ValueError(f"k = {k} eigenpairs need max_iter >= k, got max_iter = {max_iter}")
     vecs = Q[:m].T @ S.to(dev)
@@ -548,25 +534,44 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
     return torch.cat(nodes), torch.cat(weights)
 
 
-def _lanczos_tridiagonal(hvp: HVP, d: int, m: int, generator, dev, dtype) -> torch.Tensor:
-    Q = torch.zeros(m, d, dtype=torch.float64, device=dev)
-    Q[0] = _start_vector(d, generator, dev)
-    alphas, betas = [], []
-    for j in range(m):
+def _lanczos(hvp: HVP, Q: torch.Tensor, dtype: torch.dtype):
+    """Lanczos with full reorthogonalization on the rows of ``Q`` (``Q[0]``: the unit start vector).
+
+    After step ``j`` yields ``(alphas, betas, beta)``: the tridiagonal's diagonal (``j + 1``
+    entries) and off-diagonal (``j``) so far, and the norm ``beta`` of the new residual, which
+    the next step normalizes into ``Q[j + 1]``. The caller stops by leaving the loop.
+    """
+    alphas: list[float] = []
+    betas: list[float] = []
+    for j in range(Q.shape[0]):
         w = hvp(Q[j].to(dtype)).to(torch.float64)
+        check_finite("hvp(v)", w)
         alphas.append(float(Q[j] @ w))
-        for _ in range(2):
+        for _ in range(2):  # full reorthogonalization, twice is enough (Parlett)
             w = w - Q[:j + 1].T @ (Q[:j + 1] @ w)
         beta = float(w.norm())
-        if j == m - 1 or beta < 1e-12:
-            break
-        betas.append(beta)
-        Q[j + 1] = w / beta
+        yield alphas, betas, beta
+        if j + 1 < Q.shape[0]:
+            betas.append(beta)
+            Q[j + 1] = w / beta
+
+
+def _tridiagonal(alphas: list[float], betas: list[float]) -> torch.Tensor:
+    """The symmetric tridiagonal matrix with diagonal ``alphas`` and off-diagonal ``betas``."""
     T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
     if betas:
         off = torch.tensor(betas, dtype=torch.float64)
         T += torch.diag(off, 1) + torch.diag(off, -1)
     return T
+
+
+def _lanczos_tridiagonal(hvp: HVP, d: int, m: int, generator, dev, dtype) -> torch.Tensor:
+    Q = torch.zeros(m, d, dtype=torch.float64, device=dev)
+    Q[0] = _start_vector(d, generator, dev)
+    for alphas, betas, beta in _lanczos(hvp, Q, dtype):
+        if len(alphas) == m or beta < 1e-12:
+            break
+    return _tridiagonal(alphas, betas)
 
 
 def gaussian_density(nodes: torch.Tensor, weights: torch.Tensor, grid: torch.Tensor, width: float) -> torch.Tensor:
