@@ -126,6 +126,13 @@ CASES: dict[str, list] = {
     "claims.variance_and_se": [(lambda: claims.variance_and_se([1.0, NAN, 2.0, 3.0]), r"\bx\b")],
     "claims.sd_and_se": [(lambda: claims.sd_and_se([1.0, NAN, 2.0, 3.0]), r"\bx\b"),
                          (lambda: claims.sd_and_se([2.0, 2.0, 2.0]), r"^x\b.*\bzero sample variance\b")],
+    "claims.weighted_mean_and_se": [(lambda: claims.weighted_mean_and_se([1.0, 2.0], [1.0, 0.0]), r"^se\b"),
+                                    (lambda: claims.weighted_mean_and_se([1.0, 2.0], [1.0]), r"\bx and se\b")],
+    "claims.weighted_slope_and_se": [
+        (lambda: claims.weighted_slope_and_se([1.0, 1.0], [1.0, 2.0], [1.0, 1.0]), r"^x\b.*\bconstant\b"),
+        (lambda: claims.weighted_slope_and_se([1.0, 2.0], [1.0, 2.0], [1.0, -1.0]), r"^y_se\b")],
+    "claims.excess_kurtosis_and_se": [(lambda: claims.excess_kurtosis_and_se([1.0, 2.0, 3.0]), r"^x\b"),
+                                      (lambda: claims.excess_kurtosis_and_se([2.0] * 5), r"^x\b.*\bzero\b")],
     "claims.ratio_se": [(lambda: claims.ratio_se(1.0, 0.1, 0.0, 0.1), r"\bb\b"),
                         (lambda: claims.ratio_se(1.0, -0.1, 2.0, 0.1), r"\bse_a\b")],
     "claims.ClaimLog": [(lambda: claims.ClaimLog(""), r"\bchapter\b")],

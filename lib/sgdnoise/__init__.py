@@ -15,7 +15,9 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
 ``_progress``     :func:`progress`, the bars of long loops [all]
 ``_memory``       large result arrays that do not commit memory up front [2, 5]
 ``claims``        checked claims: :class:`~claims.ClaimLog`, the "Checked on this page" table,
-                  :func:`~claims.mean_and_se` (the one standard-error helper) [all]
+                  :func:`~claims.mean_and_se` (the one standard-error helper of a mean) and
+                  the standard errors of other estimators (variance, sd, kurtosis, weighted
+                  mean and slope) [all]
 ``plotting``      the book's figure style (:func:`use_style`), theory vs measurement [all]
 ``data``          digits (no download) and synthetic problems with known optima [1–3, 5–7]
 ``models``        logistic regression, MLP, flat parameter vectors [1, 2, 5–7]
