@@ -14,18 +14,20 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``models``         logistic regression, MLP, flat parameter vectors
 ``gradients``      full, per-example (torch.func / linear-layer identity), accumulated gradients
                    and per-example squared norms without the gradients
-``sampling``       mini-batch samplers and the mini-batch gradient variance
+``sampling``       mini-batch samplers (with and without replacement, epoch orders)
+``covariance``     the gradient-noise covariance Σ: mean gradient, Σ and its eigenpairs, tr Σ (also
+                   from norms only), B_simple, diversity, participation ratio, mini-batch variance
 ``training``       a plain SGD loop with pluggable sampler, schedule, batch transform and callback
 ``schedules``      learning-rate and batch-size schedules, the Robbins–Monro test
-``scaling``        gradient noise scale (per-example and two-batch), scaling rules, critical batch
+``scaling``        noise scale B_simple of a model, two-batch estimates, scaling rules, critical batch
 ``ensemble``       many least-squares SGD runs at once: rates, steps to target, confusion ball
-``noise``          statistics of gradient noise: Σ, its spectrum and trace, diversity, ĝ_B − G
-``fisher``         empirical and true Fisher, a small dense Hessian, eigenspace overlap
+``fisher``         empirical and true Fisher, eigenspace overlap
 ``hessian``        Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral density
 ``landscape``      filter-normalized loss slices (1-D, 2-D, interpolation), ReLU layer rescaling
 ``tails``          the α-stable tail index (Mohammadi et al. 2015), running variance
 ``clipping``       gradient clipping by norm, per example and per batch
-``noise_sources``  label noise, digit augmentation, the finite-precision floor
+``perturbations``  label flips, digit augmentation, dropout with an explicit generator
+``precision``      the finite-precision noise floor of a gradient
 ``potentials``     loss landscapes for particles: quadratic, double wells, saddle, 2-D
 ``langevin``       Euler–Maruyama ensembles, first passages, SGD on a potential
 ``theory``         Gibbs densities, stationary (co)variances, Kramers, first-passage times
@@ -39,8 +41,8 @@ The library behind the *Noisy Descent* course. One module per idea:
 """
 
 from . import provenance as _provenance_module  # first: its clock starts at the import
-from . import (animation, bayes, claims, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
-               models, morphogen, noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
+from . import (animation, bayes, claims, clipping, covariance, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
+               models, morphogen, perturbations, plotting, potentials, precision, sampling, scaling, schedules, tails, theory, training, vqe)
 from ._progress import progress
 from .device import budget, default_device, make_generator, size_profile
 from .plotting import use_style
@@ -49,9 +51,9 @@ from .provenance import provenance
 __version__ = "0.1.0"
 
 __all__ = [
-    "animation", "bayes", "budget", "claims", "clipping", "data", "default_device", "make_generator", "engineering", "ensemble", "fisher", "games",
-    "gradients", "graphs", "hessian", "landscape", "langevin", "models", "morphogen", "noise",
-    "noise_sources", "plotting", "potentials", "progress", "provenance", "sampling", "scaling", "schedules", "size_profile",
+    "animation", "bayes", "budget", "claims", "clipping", "covariance", "data", "default_device", "make_generator", "engineering", "ensemble", "fisher", "games",
+    "gradients", "graphs", "hessian", "landscape", "langevin", "models", "morphogen",
+    "perturbations", "plotting", "potentials", "precision", "progress", "provenance", "sampling", "scaling", "schedules", "size_profile",
     "tails",
     "theory", "training", "use_style", "vqe", "__version__",
 ]

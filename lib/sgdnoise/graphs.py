@@ -5,7 +5,7 @@ node :math:`i` by the mean of its neighbours' features,
 :math:`h_i = \frac1{d_i}\sum_{j\in\mathcal N(i)} x_j` (:func:`mean_aggregate`). To bound the cost it
 averages only :math:`k` sampled neighbours instead (:func:`sampled_mean_aggregate`). That is a
 mini-batch of size :math:`k` from a population of :math:`d_i`, so its variance is chapter 1's
-formula (:func:`sgdnoise.sampling.minibatch_variance_theory`) with
+formula (:func:`sgdnoise.covariance.minibatch_variance_theory`) with
 :math:`\operatorname{tr}\Sigma \to \sigma^2_{\mathcal N(i)}`, the population variance of the
 neighbour features (:func:`sampled_mean_variance`):
 
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._validate import check_bool, check_finite, check_numpy_rng, check_positive_int
-from .sampling import minibatch_variance_theory
+from .covariance import minibatch_variance_theory
 
 
 def stochastic_block_model(sizes: Sequence[int], p_in: float, p_out: float, seed: int = 0
@@ -203,7 +203,7 @@ def sampled_mean_variance(adjacency: np.ndarray, features: np.ndarray, k: int, r
 
     :math:`\sigma^2_{\mathcal N(i)}/k` with replacement; times :math:`(d_i - k)/(d_i - 1)` without
     (0 when :math:`d_i \le k`): chapter 1's mini-batch formula
-    (:func:`sgdnoise.sampling.minibatch_variance_theory`) with the neighbourhood as the population.
+    (:func:`sgdnoise.covariance.minibatch_variance_theory`) with the neighbourhood as the population.
 
     Parameters
     ----------

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ._validate import check_finite, check_generator, check_positive_float, check_positive_int
+from .covariance import top_eigenpairs
 from .gradients import LossFn, _check_data
 
 HVP = Callable[[torch.Tensor], torch.Tensor]
@@ -323,8 +324,7 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
             if betas:
                 off = torch.tensor(betas, dtype=torch.float64)
                 T += torch.diag(off, 1) + torch.diag(off, -1)
-            theta, S = torch.linalg.eigh(T)
-            theta, S = theta.flip(0)[:k], S.flip(1)[:, :k]
+            theta, S = top_eigenpairs(T, k)
             residual = beta * S[-1].abs()
             if bool((residual <= tol * theta.abs().clamp_min(1e-300)).all()):
                 converged = True
@@ -532,7 +532,7 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
     nodes, weights = [], []
     for _ in range(n_probes):
         res = _lanczos_tridiagonal(hvp, d, n_iter, generator, device, dtype or torch.float64)
-        theta, S = torch.linalg.eigh(res)
+        theta, S = top_eigenpairs(res, res.shape[0])
         nodes.append(theta)
         weights.append(S[0] ** 2 / n_probes)
     return torch.cat(nodes), torch.cat(weights)
