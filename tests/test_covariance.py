@@ -8,12 +8,24 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from sgdnoise.covariance import (b_simple, covariance_matrix, covariance_top_eigenpairs, gradient_diversity,
-                                 gradient_moments_of_model, gradient_noise_summary, least_squares_gradient_covariance,
-                                 mean_gradient, measure_minibatch_variance, minibatch_means, minibatch_noise,
-                                 minibatch_noise_trace, minibatch_variance_theory, participation_ratio, top_eigenpairs,
-                                 trace_covariance)
+from sgdnoise.covariance import (
+    b_simple,
+    covariance_matrix,
+    covariance_top_eigenpairs,
+    gradient_diversity,
+    gradient_moments_of_model,
+    gradient_noise_summary,
+    least_squares_gradient_covariance,
+    mean_gradient,
+    measure_minibatch_variance,
+    minibatch_means,
+    minibatch_noise,
+    minibatch_noise_trace,
+    minibatch_variance_theory,
+    participation_ratio,
+    top_eigenpairs,
+    trace_covariance,
+)
 from sgdnoise.data import make_linear_regression
 from sgdnoise.gradients import per_example_grads
 from sgdnoise.models import make_model
@@ -48,7 +60,7 @@ def test_covariance_matches_numpy(aniso):
 @pytest.mark.parametrize("k", [1, 3, 6])
 def test_gram_eigenpairs_equal_those_of_the_full_covariance(aniso, k):
     vals, vecs = covariance_top_eigenpairs(aniso, k)
-    ref_vals, ref_vecs = torch.linalg.eigh(covariance_matrix(aniso))
+    ref_vals, _ = torch.linalg.eigh(covariance_matrix(aniso))
     assert torch.allclose(vals, ref_vals.flip(0)[:k], rtol=1e-10)
     # same vectors up to sign, and they are eigenvectors
     S = covariance_matrix(aniso)

@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from sgdnoise.perturbations import augment_digits, flip_labels
 
 

@@ -6,7 +6,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-
 from sgdnoise.data import make_linear_regression
 from sgdnoise.precision import precision_floor
 

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-
 from sgdnoise.sampling import epoch_batches, sample_batches
 
 

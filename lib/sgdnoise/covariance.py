@@ -47,7 +47,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validate import check_bool, check_finite, check_index_tensor, check_positive_int, torch_generator
+from ._validate import (
+    check_bool,
+    check_finite,
+    check_index_tensor,
+    check_positive_int,
+    torch_generator,
+)
 from .gradients import LossFn, per_example_grads, per_example_sq_norms
 from .sampling import sample_batches
 

@@ -19,7 +19,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_finite, check_generator, check_positive_float, check_positive_int, torch_generator
+from ._validate import (
+    check_finite,
+    check_generator,
+    check_positive_float,
+    check_positive_int,
+    torch_generator,
+)
 
 
 def flip_labels(y: torch.Tensor, fraction: float, n_classes: int, *,

@@ -11,6 +11,7 @@ measured — is in :mod:`sgdnoise.covariance`.
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import torch
 
 from ._validate import check_bool, check_positive_int, torch_generator

@@ -21,8 +21,19 @@ import torch
 from scipy.signal import lfilter
 from torch import nn
 
-from ._validate import check_finite, check_positive_float, check_positive_int, numpy_generator
-from .covariance import _check_grads, b_simple, gradient_moments_of_model, mean_gradient, trace_covariance
+from ._validate import (
+    check_finite,
+    check_positive_float,
+    check_positive_int,
+    numpy_generator,
+)
+from .covariance import (
+    _check_grads,
+    b_simple,
+    gradient_moments_of_model,
+    mean_gradient,
+    trace_covariance,
+)
 from .gradients import LossFn
 
 
