@@ -12,7 +12,8 @@ import torch
 from _harness import interleaved, report
 
 import sgdnoise as sn
-from sgdnoise.sampling import minibatch_means, sample_batches
+from sgdnoise.covariance import minibatch_means
+from sgdnoise.sampling import sample_batches
 
 device = sn.default_device()
 N, d, K = 1437, 2410, 200  # the digits MLP of chapter 1, 200 batches per measurement

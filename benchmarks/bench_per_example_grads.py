@@ -22,7 +22,7 @@ the library's huge-page array), the memory cost that every method returning new 
 Every method's result is checked against the loop (max relative difference printed). Peers
 return one tensor per parameter; the library returns one flattened ``(B, d)`` array (the copy
 into it is included in its time). Then the norms-only path: ``tr Σ`` from
-``sgdnoise.noise.trace_sigma`` (per-example squared norms without the gradients) against one
+``sgdnoise.covariance.gradient_moments_of_model`` (per-example squared norms without the gradients) against one
 full-batch gradient and against materializing the gradients.
 
 Printed: median and [min–max] milliseconds over repeats, peak extra memory (CUDA: peak allocated;
@@ -52,9 +52,8 @@ from torch import nn
 
 import sgdnoise as sn
 from sgdnoise._memory import empty_rows
+from sgdnoise.covariance import gradient_moments_of_model, trace_covariance
 from sgdnoise.gradients import full_gradient, per_example_grads
-from sgdnoise.noise import trace_sigma
-from sgdnoise.sampling import trace_covariance
 
 warnings.filterwarnings("ignore")
 device = sn.default_device()
@@ -340,7 +339,7 @@ def bench_trace(label, make_model):
         X, y = data_batch(b)
         t_full = timeit(lambda: full_gradient(model, F.cross_entropy, X, y), 15)
         c_full = statistics.median(CPU_TIMES)
-        t_norm = timeit(lambda: trace_sigma(model, F.cross_entropy, X, y), 15)
+        t_norm = timeit(lambda: gradient_moments_of_model(model, F.cross_entropy, X, y), 15)
         c_norm = statistics.median(CPU_TIMES)
         t_mat = timeit(lambda: trace_covariance(per_example_grads(model, F.cross_entropy, X, y)), 7)
         c_mat = statistics.median(CPU_TIMES)
@@ -349,7 +348,7 @@ def bench_trace(label, make_model):
                baseline="full gradient", extra={"full gradient": {"CPU s": c_full},
                                                 "norms-only tr Sigma": {"CPU s": c_norm},
                                                 "materialized tr Sigma": {"CPU s": c_mat}})
-        ts_a = trace_sigma(model, F.cross_entropy, X, y)
+        _, ts_a = gradient_moments_of_model(model, F.cross_entropy, X, y)
         ts_b = trace_covariance(per_example_grads(model, F.cross_entropy, X, y, method="vmap"))
         med = statistics.median
         print(f"{b:>5} {fmt(t_full):>24} {fmt(t_norm):>26} {fmt(t_mat):>28} {med(t_norm) / med(t_full):9.2f}x"

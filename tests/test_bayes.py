@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from sgdnoise.bayes import (gradient_noise_covariance, linear_regression_posterior, mandt_learning_rate,
+from sgdnoise.bayes import (linear_regression_posterior, mandt_learning_rate,
                             sgd_stationary_covariance_linear_regression,
                             sgd_chains_linear_regression, sgld_chains_linear_regression)
+from sgdnoise.covariance import least_squares_gradient_covariance
 from sgdnoise.data import make_linear_regression
 from sgdnoise.theory import lyapunov_covariance_discrete
 
@@ -30,38 +31,11 @@ def test_posterior_matches_normal_equations(problem):
     np.testing.assert_allclose(np.linalg.inv(C), Xn.T @ Xn / 0.25, rtol=1e-10)
 
 
-def test_noise_covariance_is_hessian_shaped_at_the_optimum(problem):
-    X, y = problem
-    Xn, yn = X.numpy(), y.numpy()
-    N = len(yn)
-    m, _ = linear_regression_posterior(X, y, 0.25)
-    Sig = gradient_noise_covariance(X, y, m)
-    # Exact: at the least-squares optimum the mean gradient is 0, so Sigma = (1/N) sum_i r_i^2 x_i x_i^T,
-    # summed here example by example.
-    r = yn - Xn @ m
-    exact = sum(ri ** 2 * np.outer(xi, xi) for xi, ri in zip(Xn, r)) / N
-    np.testing.assert_allclose(Sig, exact, rtol=1e-12, atol=1e-15 * np.abs(exact).max())
-    # Away from the optimum the mean gradient G is subtracted: (1/N) sum_i (g_i - G)(g_i - G)^T, by a loop.
-    w = m + np.array([0.3, -0.5])
-    g = [-xi * (yi - xi @ w) for xi, yi in zip(Xn, yn)]
-    G = sum(g) / N
-    np.testing.assert_allclose(gradient_noise_covariance(X, y, w), sum(np.outer(gi - G, gi - G) for gi in g) / N,
-                               rtol=1e-12, atol=1e-15)
-    # "Hessian-shaped": Sigma - s^2 A = (1/N) sum_i (r_i^2 - s^2) x_i x_i^T is a mean of N terms;
-    # each entry within 5 of its standard errors (the sample sd of those terms over sqrt N), which
-    # is 10-15 % of s^2 A's diagonal here: a Sigma off by a factor 2 (a lost 1/2) would fail.
-    s2 = float(np.mean(r ** 2))
-    A = Xn.T @ Xn / N
-    terms = (r ** 2 - s2)[:, None, None] * Xn[:, :, None] * Xn[:, None, :]
-    se = terms.std(0, ddof=1) / np.sqrt(N)
-    assert np.all(np.abs(Sig - s2 * A) < 5 * se), (Sig, s2 * A, se)
-
-
 def test_sgd_chains_match_the_discrete_lyapunov_covariance(problem):
     X, y = problem
     m, _ = linear_regression_posterior(X, y, 0.25)
     A = X.numpy().T @ X.numpy() / X.shape[0]
-    Sig = gradient_noise_covariance(X, y, m)
+    Sig = least_squares_gradient_covariance(X.numpy(), y.numpy(), m)
     lr, B, n = 0.2, 5, 4000
     w = sgd_chains_linear_regression(X, y, lr, B, n, 300, torch.as_tensor(m), generator=torch.Generator().manual_seed(0))
     assert cov_z(w.numpy(), lyapunov_covariance_discrete(lr, A, Sig, B)) < 5
@@ -75,7 +49,7 @@ def test_sgld_approaches_the_posterior(problem):
     w = sgld_chains_linear_regression(X, y, eps, s2, B, n, 2500, torch.as_tensor(m), generator=torch.Generator().manual_seed(1))
     A = X.numpy().T @ X.numpy() / N
     lr = eps * N / (2 * s2)
-    S = lyapunov_covariance_discrete(lr, A, gradient_noise_covariance(X, y, m) + eps * B / lr ** 2 * np.eye(2), B)
+    S = lyapunov_covariance_discrete(lr, A, least_squares_gradient_covariance(X.numpy(), y.numpy(), m) + eps * B / lr ** 2 * np.eye(2), B)
     assert cov_z(w.numpy(), S) < 5
     np.testing.assert_allclose(S, C, rtol=0.05, atol=0.05 * np.abs(C).max())   # exact law within 5 % of the posterior
 
@@ -132,7 +106,7 @@ def test_mandt_rate_on_the_regression_problem_by_brute_force(problem):
     X, y = problem
     N, B = X.shape[0], 10
     m, _ = linear_regression_posterior(X, y, 0.25)
-    Sig = gradient_noise_covariance(X, y, m)
+    Sig = least_squares_gradient_covariance(X.numpy(), y.numpy(), m)
     A = X.numpy().T @ X.numpy() / N
     tau = float(np.mean((y.numpy() - X.numpy() @ m) ** 2))
     best = _kl_minimizing_rate(A, Sig, N, B, tau)
@@ -144,7 +118,7 @@ def test_exact_sgd_covariance_reduces_to_lyapunov_without_state_dependence():
     X = np.array([[1.0], [-1.0], [1.0], [-1.0], [1.0]])
     y = np.array([0.3, -1.2, 2.0, 0.1, -0.4])
     w_hat = np.linalg.lstsq(X, y, rcond=None)[0]
-    Sig = gradient_noise_covariance(X, y, w_hat)
+    Sig = least_squares_gradient_covariance(X, y, w_hat)
     for lr, B in [(0.3, 1), (1.7, 3)]:
         np.testing.assert_allclose(sgd_stationary_covariance_linear_regression(X, y, lr, B),
                                    lyapunov_covariance_discrete(lr, [[1.0]], Sig, B), rtol=1e-12)
@@ -166,7 +140,7 @@ def test_exact_sgd_covariance_matches_simulation_where_lyapunov_fails(problem):
     ref = np.array([S[0, 0], S[1, 1], S[0, 1]])
     assert np.all(np.abs(mean - ref) < 5 * se)
     A = X.numpy().T @ X.numpy() / X.shape[0]
-    L = lyapunov_covariance_discrete(lr, A, gradient_noise_covariance(X, y, m), B)
+    L = lyapunov_covariance_discrete(lr, A, least_squares_gradient_covariance(X.numpy(), y.numpy(), m), B)
     assert np.all(np.abs(mean[:2] - np.diag(L)) > 5 * se[:2])       # the Lyapunov value is rejected
 
 

@@ -3,10 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sgdnoise.fisher import dense_hessian, empirical_fisher, subspace_overlap, top_eigenpairs, true_fisher
+from sgdnoise.covariance import covariance_matrix
+from sgdnoise.fisher import empirical_fisher, subspace_overlap, true_fisher
 from sgdnoise.gradients import per_example_grads
 from sgdnoise.models import make_model
-from sgdnoise.noise import covariance_matrix
+from sgdnoise.hessian import full_hessian
 
 
 @pytest.fixture
@@ -35,10 +36,10 @@ def test_true_fisher_of_softmax_regression_closed_form(problem):
 def test_softmax_regression_hessian_equals_true_fisher(problem):
     X, y = problem
     m = make_model("logistic", 4, 3, device="cpu", dtype=torch.float64)
-    assert torch.allclose(dense_hessian(m, F.cross_entropy, X, y, rows_per_pass=4), true_fisher(m, X), atol=1e-14)
+    assert torch.allclose(full_hessian(m, F.cross_entropy, X, y, chunk_size=4), true_fisher(m, X), atol=1e-14)
 
 
-def test_dense_hessian_of_least_squares(problem):
+def test_full_hessian_of_least_squares(problem):
     # L = mean (w.x + b - y)^2: H = (2/N) sum [x;1][x;1]^T exactly.
     X, _ = problem
     t = torch.randn(30, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -47,7 +48,7 @@ def test_dense_hessian_of_least_squares(problem):
     with torch.no_grad():                              # the Hessian does not depend on w; set it anyway
         lin.weight.copy_(torch.tensor([[0.3, -0.2, 0.1, 0.5]]))
         lin.bias.fill_(0.1)
-    H = dense_hessian(lin, F.mse_loss, X, t, rows_per_pass=3)
+    H = full_hessian(lin, F.mse_loss, X, t, chunk_size=3)
     Z = torch.cat([X, torch.ones(30, 1, dtype=torch.float64)], 1)
     assert torch.allclose(H, 2 * Z.T @ Z / 30, atol=1e-13)
 
@@ -70,36 +71,9 @@ def test_subspace_overlap_of_random_subspaces_is_k_over_d():
     assert subspace_overlap(U, U) == pytest.approx(1.0)
 
 
-def test_top_eigenpairs():
-    # A matrix built with a known spectrum, S = Q diag(lam) Q^T (Q orthogonal from a QR): the top
-    # three must be exactly lam's three largest, in decreasing order, with eigenvectors +-Q's
-    # matching columns. Ordering and the eigen-equation alone would let through any three
-    # eigenpairs (the bottom three, or the top three in the wrong order re-sorted with other
-    # vectors); the eigenvalues straddle zero so that sorting by magnitude also fails.
-    gen = torch.Generator().manual_seed(2)
-    Q = torch.linalg.qr(torch.randn(6, 6, generator=gen, dtype=torch.float64)).Q
-    lam = torch.tensor([0.5, -4.0, 3.0, 1.0, -0.2, 2.0], dtype=torch.float64)
-    S = Q @ torch.diag(lam) @ Q.T
-    vals, vecs = top_eigenpairs(S, 3)
-    assert torch.allclose(vals, torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64), rtol=0, atol=1e-12)
-    cos = (vecs.T @ Q[:, [2, 5, 3]]).diagonal().abs()
-    assert torch.allclose(cos, torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-10), cos
-    assert torch.allclose(S @ vecs, vecs * vals, atol=1e-12)
-    # and a random Gram matrix against numpy's LAPACK eigvalsh (float32 input is promoted)
-    A = torch.randn(6, 6, generator=gen, dtype=torch.float64)
-    ref = np.linalg.eigvalsh((A @ A.T).numpy())[::-1][:3]
-    assert np.allclose(top_eigenpairs((A @ A.T).float(), 3)[0].numpy(), ref, rtol=1e-6)
-
-
 def test_bad_inputs(problem):
     X, y = problem
     m = make_model("logistic", 4, 3, device="cpu", dtype=torch.float64)
-    with pytest.raises(ValueError, match="rows_per_pass"):
-        dense_hessian(m, F.cross_entropy, X, y, rows_per_pass=0)
-    with pytest.raises(ValueError, match="matrix"):
-        top_eigenpairs(torch.ones(2, 3), 1)
-    with pytest.raises(ValueError, match="k must be"):
-        top_eigenpairs(torch.eye(2), 3)
     with pytest.raises(ValueError, match="U and V"):
         subspace_overlap(torch.eye(3)[:, :2], torch.eye(3)[:, :1])
     with pytest.raises(ValueError, match="X contains NaN"):

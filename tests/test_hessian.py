@@ -4,7 +4,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sgdnoise.fisher import dense_hessian
 from sgdnoise.hessian import (full_hessian, gaussian_density, hutchinson_trace, hvp_operator,
                               lanczos_top_eigenpairs, power_iteration, rademacher, sharpness,
                               spectral_density_slq)
@@ -46,7 +45,7 @@ def test_full_hessian_matches_torch_func_hessian():
 
     expected = torch.func.hessian(loss_of_flat)(flat0)
     assert torch.allclose(full_hessian(model, F.cross_entropy, X, y, chunk_size=5), expected, atol=1e-13)
-    assert torch.allclose(dense_hessian(model, F.cross_entropy, X, y), expected, atol=1e-13)
+    assert torch.allclose(full_hessian(model, F.cross_entropy, X, y), expected, atol=1e-13)
 
 
 def test_hvp_chunked_batched_and_uncached_agree_with_dense(problem):

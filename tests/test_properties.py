@@ -14,10 +14,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sgdnoise import claims, clipping, noise, scaling
+from sgdnoise import claims, clipping, scaling
 from sgdnoise._validate import check_bool
-from sgdnoise.sampling import (epoch_batches, measure_minibatch_variance, minibatch_means, minibatch_variance_theory,
-                               sample_batches, trace_covariance)
+from sgdnoise.covariance import (covariance_matrix, measure_minibatch_variance, minibatch_means,
+                                 minibatch_variance_theory, trace_covariance)
+from sgdnoise.sampling import epoch_batches, sample_batches
 
 FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None)
 
@@ -97,7 +98,7 @@ def test_trace_covariance_is_non_negative_and_equals_numpy(g):
 @FAST
 @given(hnp.arrays(np.float64, st.tuples(st.integers(2, 15), st.integers(1, 4)), elements=finite))
 def test_covariance_matrix_is_positive_semidefinite(g):
-    cov = noise.covariance_matrix(torch.as_tensor(g)).double()
+    cov = covariance_matrix(torch.as_tensor(g)).double()
     eig = torch.linalg.eigvalsh(cov)
     assert float(eig.min()) >= -1e-9 * max(1.0, float(eig.abs().max()))
 

@@ -7,7 +7,8 @@ from sgdnoise import scaling
 from sgdnoise.data import make_linear_regression, make_logistic_regression
 from sgdnoise.gradients import per_example_grads
 from sgdnoise.models import make_model
-from sgdnoise.sampling import minibatch_means, sample_batches, trace_covariance
+from sgdnoise.covariance import gradient_moments_of_model, minibatch_means, trace_covariance
+from sgdnoise.sampling import sample_batches
 from sgdnoise.training import train_sgd
 
 
@@ -34,12 +35,12 @@ def test_noise_scale_is_trace_over_squared_mean(grads):
     assert scaling.noise_scale(torch.tensor([[1.0], [-1.0]])) == float("inf")
 
 
-def test_noise_scale_of_model_matches_per_example_gradients():
+def test_gradient_moments_and_noise_scale_of_model_match_per_example_gradients():
     # Reference: one backward pass per example (a batch of one row), not per_example_grads.
     p = make_logistic_regression(200, 4, seed=2, device="cpu")
     m = make_model("logistic", 4, 2, seed=0, device="cpu", dtype=torch.float64)
     y = p.y.long()
-    g2, tr = scaling.noise_scale_of_model(m, F.cross_entropy, p.X, y)
+    g2, tr = gradient_moments_of_model(m, F.cross_entropy, p.X, y)
     rows = []
     for i in range(len(y)):
         gi = torch.autograd.grad(F.cross_entropy(m(p.X[i:i + 1]), y[i:i + 1]), list(m.parameters()))
@@ -47,6 +48,7 @@ def test_noise_scale_of_model_matches_per_example_gradients():
     ref_tr, ref_g2 = _trace_and_sq_mean_by_loop(rows)
     assert g2 == pytest.approx(ref_g2, rel=1e-10)
     assert tr == pytest.approx(ref_tr, rel=1e-10)
+    assert scaling.noise_scale_of_model(m, F.cross_entropy, p.X, y) == pytest.approx(ref_tr / ref_g2, rel=1e-10)
 
 
 @pytest.mark.parametrize("replace", [True, False])
@@ -91,6 +93,11 @@ def test_ema_and_its_weights():
     assert out[0] == pytest.approx(x[0])
     assert out[-1] == pytest.approx(float(scaling.ema_weights(50, beta) @ x), rel=1e-12)
     assert np.allclose(scaling.ema(np.ones((5, 2)), 0.5), 1.0)
+    m, ref = 0.0, []                                   # the recursion itself, step by step
+    for t, xt in enumerate(x):
+        m = beta * m + (1 - beta) * xt
+        ref.append(m / (1 - beta ** (t + 1)))
+    assert np.allclose(out, ref, rtol=1e-12, atol=0)
 
 
 def test_scaling_rules():
@@ -122,7 +129,7 @@ def test_bootstrap_covers_the_truth_with_noisy_seeds():
     good = truth[:, None] * (1 + 0.1 * rng.standard_normal((len(B), R)))
     steps = np.stack([good, 1.5 * good], axis=1)
     assert np.allclose(scaling.best_steps(steps), good.mean(1))
-    fit = scaling.bootstrap_critical_batch(B, steps, n_boot=300, seed=2)
+    fit = scaling.bootstrap_critical_batch(B, steps, n_boot=300, generator=np.random.default_rng(2))
     assert abs(fit.b_crit - e_min / s_min) < 5 * fit.b_crit_err
     assert abs(fit.s_min - s_min) < 5 * fit.s_min_err and abs(fit.e_min - e_min) < 5 * fit.e_min_err
     assert 0 < fit.b_crit_err < 0.2 * fit.b_crit
@@ -143,7 +150,7 @@ def test_bad_inputs(grads):
         scaling.NoiseScaleLogger(F.cross_entropy, b_small=2, exact_every=5)
     with pytest.raises(ValueError, match="b_small"):
         scaling.NoiseScaleLogger(F.cross_entropy, b_small=0)
-    with pytest.raises(ValueError, match="eta0"):
+    with pytest.raises(ValueError, match="lr"):
         scaling.linear_scaling_lr(-1.0, 8, 16)
     with pytest.raises(ValueError, match="batch_size"):
         scaling.sqrt_scaling_lr(0.1, 8, 0)

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 
 import sgdnoise
-from sgdnoise import (animation, bayes, claims, clipping, data, device, engineering, ensemble, fisher, games, gradients, graphs,
-                      hessian, landscape, langevin, models, morphogen, noise, noise_sources, plotting, potentials,
-                      sampling, scaling, schedules, tails, theory, training, vqe)
+from sgdnoise import (animation, bayes, claims, clipping, covariance, data, device, engineering, ensemble, fisher, games,
+                      gradients, graphs, hessian, landscape, langevin, models, morphogen, perturbations, plotting,
+                      potentials, precision, sampling, scaling, schedules, tails, theory, training, vqe)
 
 NAN = float("nan")
 
@@ -95,9 +95,6 @@ CASES: dict[str, list] = {
     "bayes.linear_regression_posterior": [
         (lambda: bayes.linear_regression_posterior(np.ones((4, 2)), np.ones(4), -1.0), r"\bnoise_var\b"),
         (lambda: bayes.linear_regression_posterior(np.ones((4, 2)), np.ones(3), 1.0), r"\by\b"),
-    ],
-    "bayes.gradient_noise_covariance": [
-        (lambda: bayes.gradient_noise_covariance(np.ones((4, 2)), np.ones(4), np.ones(3)), r"^w\b"),
     ],
     "bayes.mandt_learning_rate": [
         (lambda: bayes.mandt_learning_rate(np.eye(2), 100, 0), r"\bbatch_size\b"),
@@ -181,14 +178,6 @@ CASES: dict[str, list] = {
     "engineering.second_moment_condition_number": [
         (lambda: engineering.second_moment_condition_number(X(), rtol=-1.0), r"\brtol\b"),
     ],
-    "engineering.gradient_noise_summary": [
-        (lambda: engineering.gradient_noise_summary(model64(), F.cross_entropy, X(), y(), chunk_size=0),
-         r"\bchunk_size\b"),
-    ],
-    "engineering.minibatch_noise_trace": [
-        (lambda: engineering.minibatch_noise_trace(model64(), F.cross_entropy, X(), y(), 0, 5), r"\bbatch_size\b"),
-        (lambda: engineering.minibatch_noise_trace(model64(), F.cross_entropy, X(), y(), 2, 1), r"\bn_batches\b"),
-    ],
     "engineering.augmentation_noise_split": [
         (lambda: engineering.augmentation_noise_split(model64(), F.cross_entropy, X(), y(), lambda x: x, 0),
          r"\bdraws\b"),
@@ -219,9 +208,6 @@ CASES: dict[str, list] = {
     # fisher
     "fisher.empirical_fisher": [(lambda: fisher.empirical_fisher(torch.ones(3)), r"\bgrads\b")],
     "fisher.true_fisher": [(lambda: fisher.true_fisher(model64(), X(), chunk_size=0), r"\bchunk_size\b")],
-    "fisher.dense_hessian": [(lambda: fisher.dense_hessian(model64(), F.cross_entropy, X(), y(), rows_per_pass=0),
-                              r"\brows_per_pass\b")],
-    "fisher.top_eigenpairs": [(lambda: fisher.top_eigenpairs(torch.eye(3), 4), r"\bk\b")],
     "fisher.subspace_overlap": [(lambda: fisher.subspace_overlap(torch.ones(3, 2), torch.ones(4, 2)), r"\bV\b")],
     # games
     "games.gda_bilinear": [(lambda: games.gda_bilinear(1.0, 1.0, -0.1, 10, True), r"\blr\b"),
@@ -382,27 +368,65 @@ CASES: dict[str, list] = {
     "morphogen.berg_purcell_relative_error": [(lambda: morphogen.berg_purcell_relative_error(-1.0, 1.0, 1.0, 1.0),
                                                r"\bdiffusion\b")],
     "morphogen.berg_purcell_time": [(lambda: morphogen.berg_purcell_time(1.0, 1.0, 1.0, 0.0), r"\brelative_error\b")],
-    # noise
-    "noise.mean_gradient": [(lambda: noise.mean_gradient(torch.ones(3)), r"\bgrads\b")],
-    "noise.covariance_matrix": [(lambda: noise.covariance_matrix(with_nan(grads())), r"\bgrads\b")],
-    "noise.covariance_top_eigenpairs": [(lambda: noise.covariance_top_eigenpairs(grads(), 0), r"\bk\b")],
-    "noise.gradient_diversity": [(lambda: noise.gradient_diversity(torch.zeros(0, 3)), r"\bgrads\b")],
-    "noise.minibatch_noise": [(lambda: noise.minibatch_noise(grads(), torch.tensor([[0, 12]])), r"\bindices\b")],
-    "noise.trace_sigma": [(lambda: noise.trace_sigma(model64(), F.cross_entropy, X(), y(), chunk_size=0),
-                           r"\bchunk_size\b")],
-    # noise_sources
-    "noise_sources.flip_labels": [(lambda: noise_sources.flip_labels(y(), 1.5, 2), r"\bfraction\b"),
-                                  (lambda: noise_sources.flip_labels(y(), 0.5, 1), r"\bn_classes\b")],
-    "noise_sources.augment_digits": [(lambda: noise_sources.augment_digits(torch.zeros(2, 64), max_shift=-1.0),
-                                      r"\bmax_shift\b"),
-                                     (lambda: noise_sources.augment_digits(torch.zeros(2, 64), padding="wrap"),
-                                      r"\bpadding\b")],
-    "noise_sources.precision_floor": [(lambda: noise_sources.precision_floor(problem(), torch.int32), r"\bdtype\b")],
-    "noise_sources.input_rounding_floor": [
-        (lambda: noise_sources.input_rounding_floor(problem(), torch.float32, 0), r"\bn_draws\b"),
+    # covariance
+    "covariance.mean_gradient": [(lambda: covariance.mean_gradient(torch.ones(3)), r"\bgrads\b")],
+    "covariance.covariance_matrix": [(lambda: covariance.covariance_matrix(with_nan(grads())), r"\bgrads\b")],
+    "covariance.top_eigenpairs": [(lambda: covariance.top_eigenpairs(torch.eye(3), 4), r"\bk\b"),
+                                  (lambda: covariance.top_eigenpairs(torch.ones(2, 3), 1), r"\bmatrix\b")],
+    "covariance.covariance_top_eigenpairs": [(lambda: covariance.covariance_top_eigenpairs(grads(), 0), r"\bk\b")],
+    "covariance.trace_covariance": [(lambda: covariance.trace_covariance(torch.ones(3)), r"\bgrads\b")],
+    "covariance.gradient_moments_of_model": [
+        (lambda: covariance.gradient_moments_of_model(model64(), F.cross_entropy, X(), y(), chunk_size=0),
+         r"\bchunk_size\b"),
     ],
-    "noise_sources.GeneratorDropout": [(lambda: noise_sources.GeneratorDropout(1.0, gen()), r"\bprobability p\b"),
-                                       (lambda: noise_sources.GeneratorDropout(0.5, None), r"\bgenerator\b")],
+    "covariance.b_simple": [(lambda: covariance.b_simple(-1.0, 1.0), r"\btrace_sigma\b"),
+                            (lambda: covariance.b_simple(1.0, NAN), r"\bgrad_sq_norm\b")],
+    "covariance.gradient_diversity": [(lambda: covariance.gradient_diversity(torch.zeros(0, 3)), r"\bgrads\b")],
+    "covariance.participation_ratio": [(lambda: covariance.participation_ratio([1.0, -1.0]), r"\beigenvalues\b")],
+    "covariance.minibatch_variance_theory": [
+        (lambda: covariance.minibatch_variance_theory(1.0, 10, 3, replace="no"), r"\breplace\b"),
+        (lambda: covariance.minibatch_variance_theory(-1.0, 10, 3, True), r"\btrace_sigma\b"),
+    ],
+    "covariance.minibatch_means": [
+        (lambda: covariance.minibatch_means(grads(), torch.tensor([[0, 12]])), r"\bindices\b"),
+        (lambda: covariance.minibatch_means(grads(), torch.tensor([[0, -1]])), r"\bindices\b"),
+        (lambda: covariance.minibatch_means(grads()[:, 0], torch.tensor([[0, 1]])), r"\bgrads\b"),
+        (lambda: covariance.minibatch_means(grads(), torch.tensor([[0.0, 1.0]])), r"\bindices\b"),
+    ],
+    "covariance.minibatch_noise": [(lambda: covariance.minibatch_noise(grads(), torch.tensor([[0, 12]])),
+                                    r"\bindices\b")],
+    "covariance.measure_minibatch_variance": [
+        (lambda: covariance.measure_minibatch_variance(grads(), 3, 1, True), r"\bn_batches\b"),
+        (lambda: covariance.measure_minibatch_variance(grads(), 3, 5, "no"), r"\breplace\b"),
+        (lambda: covariance.measure_minibatch_variance(grads(), 3, 5, True, generator=0), r"\bgenerator\b"),
+    ],
+    "covariance.minibatch_noise_trace": [
+        (lambda: covariance.minibatch_noise_trace(model64(), F.cross_entropy, X(), y(), 0, 5), r"\bbatch_size\b"),
+        (lambda: covariance.minibatch_noise_trace(model64(), F.cross_entropy, X(), y(), 2, 1), r"\bn_batches\b"),
+    ],
+    "covariance.gradient_noise_summary": [
+        (lambda: covariance.gradient_noise_summary(model64(), F.cross_entropy, X(), y(), chunk_size=0),
+         r"\bchunk_size\b"),
+    ],
+    "covariance.least_squares_gradient_covariance": [
+        (lambda: covariance.least_squares_gradient_covariance(np.ones((4, 2)), np.ones(4), np.ones(3)), r"^w\b"),
+    ],
+    # perturbations
+    "perturbations.flip_labels": [(lambda: perturbations.flip_labels(y(), 1.5, 2), r"\bfraction\b"),
+                                  (lambda: perturbations.flip_labels(y(), 0.5, 1), r"\bn_classes\b")],
+    "perturbations.augment_digits": [(lambda: perturbations.augment_digits(torch.zeros(2, 64), max_shift=-1.0),
+                                      r"\bmax_shift\b"),
+                                     (lambda: perturbations.augment_digits(torch.zeros(2, 64), padding="wrap"),
+                                      r"\bpadding\b")],
+    "perturbations.GeneratorDropout": [
+        (lambda: perturbations.GeneratorDropout(1.0, generator=gen()), r"\bprobability p\b"),
+        (lambda: perturbations.GeneratorDropout(0.5, generator=None), r"\bgenerator\b"),
+    ],
+    # precision
+    "precision.precision_floor": [(lambda: precision.precision_floor(problem(), torch.int32), r"\bdtype\b")],
+    "precision.input_rounding_floor": [
+        (lambda: precision.input_rounding_floor(problem(), torch.float32, 0), r"\bn_draws\b"),
+    ],
     # plotting
     "plotting.color": [(lambda: plotting.color(1.5), r"^i\b")],
     # potentials
@@ -418,19 +442,6 @@ CASES: dict[str, list] = {
                                 (lambda: sampling.sample_batches(10, 3, 2, True, generator=0), r"\bgenerator\b")],
     "sampling.epoch_batches": [(lambda: sampling.epoch_batches(10, 3, scheme="random"), r"\bscheme\b"),
                                (lambda: sampling.epoch_batches(10, 3, drop_last="yes"), r"\bdrop_last\b")],
-    "sampling.trace_covariance": [(lambda: sampling.trace_covariance(torch.ones(3)), r"\bgrads\b")],
-    "sampling.minibatch_variance_theory": [(lambda: sampling.minibatch_variance_theory(1.0, 10, 3, replace="no"),
-                                            r"\breplace\b"),
-                                           (lambda: sampling.minibatch_variance_theory(-1.0, 10, 3, True),
-                                            r"\btrace_sigma\b")],
-    "sampling.minibatch_means": [(lambda: sampling.minibatch_means(grads(), torch.tensor([[0, 12]])), r"\bindices\b"),
-                                 (lambda: sampling.minibatch_means(grads(), torch.tensor([[0, -1]])), r"\bindices\b"),
-                                 (lambda: sampling.minibatch_means(grads()[:, 0], torch.tensor([[0, 1]])), r"\bgrads\b"),
-                                 (lambda: sampling.minibatch_means(grads(), torch.tensor([[0.0, 1.0]])), r"\bindices\b")],
-    "sampling.measure_minibatch_variance": [(lambda: sampling.measure_minibatch_variance(grads(), 3, 1, True),
-                                             r"\bn_batches\b"),
-                                            (lambda: sampling.measure_minibatch_variance(grads(), 3, 5, "no"),
-                                             r"\breplace\b")],
     # scaling
     "scaling.noise_scale": [(lambda: scaling.noise_scale(torch.ones(3)), r"\bgrads\b")],
     "scaling.noise_scale_hessian": [(lambda: scaling.noise_scale_hessian(grads(), torch.eye(3, dtype=torch.float64)),
@@ -445,13 +456,15 @@ CASES: dict[str, list] = {
     "scaling.NoiseScaleLogger": [(lambda: scaling.NoiseScaleLogger(F.cross_entropy, 0), r"\bb_small\b"),
                                  (lambda: scaling.NoiseScaleLogger(F.cross_entropy, 2, exact_every=-1),
                                   r"\bexact_every\b")],
-    "scaling.linear_scaling_lr": [(lambda: scaling.linear_scaling_lr(-0.1, 32, 64), r"\beta0\b")],
+    "scaling.linear_scaling_lr": [(lambda: scaling.linear_scaling_lr(-0.1, 32, 64), r"\blr\b")],
     "scaling.sqrt_scaling_lr": [(lambda: scaling.sqrt_scaling_lr(0.1, 0, 64), r"\bb0\b")],
     "scaling.fit_critical_batch": [(lambda: scaling.fit_critical_batch([1, 2], [10.0, 5.0, 3.0]), r"\bsteps\b")],
     "scaling.best_steps": [(lambda: scaling.best_steps(np.array([[-1.0, 2.0]])), r"\bsteps\b")],
     "scaling.bootstrap_critical_batch": [
         (lambda: scaling.bootstrap_critical_batch([1, 2, 4], np.ones((3, 2, 2)) * [[[10.0]], [[6.0]], [[4.0]]],
                                                   n_boot=0), r"\bn_boot\b"),
+        (lambda: scaling.bootstrap_critical_batch([1, 2, 4], np.ones((3, 2, 2)) * [[[10.0]], [[6.0]], [[4.0]]],
+                                                  generator=gen()), r"\bgenerator\b"),
     ],
     # schedules
     "schedules.constant_lr": [(lambda: schedules.constant_lr(0.0), r"\beta0\b")],
@@ -617,7 +630,7 @@ EXEMPT: dict[str, str] = {
     "ensemble.EnsembleTrace": "result container returned by least_squares_sgd",
     "hessian.EigenResult": "result container returned by the eigensolvers",
     "langevin.Ensemble": "result container returned by euler_maruyama",
-    "sampling.VarianceEstimate": "result container returned by measure_minibatch_variance",
+    "covariance.VarianceEstimate": "result container returned by measure_minibatch_variance",
     "scaling.CriticalBatch": "result container returned by fit_critical_batch",
     "schedules.RobbinsMonro": "result container returned by robbins_monro",
     "training.History": "result container returned by train_sgd",

@@ -29,11 +29,11 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
 ``gradients``     full, per-example (torch.func / linear-layer identity), accumulated gradients
                   and per-example squared norms without the gradients [1, 2, 6, 7]
 ``sampling``      mini-batch samplers (with / without replacement, shuffling) [1, 2]
-``covariance``    (planned, issue 18) everything about Σ: mean gradient, Σ, its eigenpairs and
-                  trace (materialized and norms-only), B_simple, gradient diversity,
-                  participation ratio, the mini-batch variance theory and its measurement —
-                  gathered from ``sampling``, ``noise``, ``noise_sources``, ``scaling``,
-                  ``fisher`` [1, 2, 5–7]
+``covariance``    everything about Σ: mean gradient, Σ and its eigenpairs (the one
+                  eigen-decomposition step, also used by ``fisher`` and ``hessian``), tr Σ
+                  (materialized and norms-only), B_simple, gradient diversity, participation
+                  ratio, the mini-batch variance theory and its measurement, Σ of least squares
+                  [1–3, 5–7]
 ``leastsquares``  (planned, issue 18) one least-squares problem and one vectorized SGD engine,
                   used by ``bayes``, the ensemble runs and chapters 2 and 6 [2, 6]
 ``hessian``       Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral
@@ -41,6 +41,9 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
 ``fisher``        empirical and true Fisher, eigenspace overlap [2, 5]
 ``landscape``     filter-normalized loss slices (1-D, 2-D, interpolation), ReLU rescaling [1, 5]
 ``tails``         the α-stable tail index (Mohammadi et al. 2015), running variance [2, 7]
+``perturbations`` noise added on top of sampling: label flips, digit augmentation, dropout
+                  with an explicit generator [2, 7]
+``precision``     the finite-precision noise floor of a gradient [2]
 ================  ===============================================================================
 
 **Dynamics** — what SGD and its continuous limits do with that noise.

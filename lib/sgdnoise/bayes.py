@@ -64,38 +64,6 @@ def linear_regression_posterior(X, y, noise_var: float) -> tuple[np.ndarray, np.
     return mean, s2 * np.linalg.inv(XtX)
 
 
-def gradient_noise_covariance(X, y, w) -> np.ndarray:
-    r"""Per-example gradient covariance :math:`\Sigma(w)` of the squared loss at ``w``.
-
-    :math:`g_i = -x_i (y_i - x_i^\top w)`, :math:`\Sigma = \frac1N\sum_i (g_i - G)(g_i - G)^\top`
-    (population normalization). At the least-squares optimum of a well-specified model it is
-    close to :math:`\sigma^2 A`: the noise is shaped like the Hessian.
-
-    Returns
-    -------
-    numpy.ndarray, shape (d, d)
-
-    Examples
-    --------
-    >>> X = np.array([[1.0], [-1.0]]); y = np.array([1.0, 1.0])
-    >>> gradient_noise_covariance(X, y, np.zeros(1)).tolist()     # g = (-1, 1)
-    [[1.0]]
-    """
-    X = np.asarray(X.cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
-    y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
-    w = np.asarray(w.cpu() if isinstance(w, torch.Tensor) else w, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"X must be (N, d) and y (N,), got {X.shape} and {y.shape}")
-    if w.shape != (X.shape[1],):
-        raise ValueError(f"w must have shape (d,) = ({X.shape[1]},), got {w.shape}")
-    check_finite("X", X)
-    check_finite("y", y)
-    check_finite("w", w)
-    g = -X * (y - X @ w)[:, None]
-    g = g - g.mean(0)
-    return g.T @ g / X.shape[0]
-
-
 def mandt_learning_rate(noise_cov, n_data: int, batch_size: int, temperature: float = 1.0) -> float:
     r"""The constant learning rate whose stationary SGD law is closest (in KL) to the posterior.
 

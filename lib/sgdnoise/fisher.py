@@ -6,7 +6,9 @@ For a model :math:`p_w(y\mid x)` trained on the NLL :math:`\ell_i = -\log p_w(y_
   so that :math:`\Sigma = F_{\rm emp} - G G^\top` exactly (:func:`empirical_fisher`);
 * the **true Fisher** :math:`F = \frac1N\sum_i \mathbb E_{y\sim p_w(\cdot\mid x_i)}\,
   \nabla\ell(w;x_i,y)\nabla\ell(w;x_i,y)^\top` (labels drawn from the model, :func:`true_fisher`);
-* the **Hessian** :math:`H = \nabla^2 L` (:func:`dense_hessian`, small models only).
+* the **Hessian** :math:`H = \nabla^2 L` (:func:`sgdnoise.hessian.full_hessian`, small models only);
+* :func:`subspace_overlap` — how far the top eigenvectors of two of them (from
+  :func:`sgdnoise.covariance.top_eigenpairs`) span the same space.
 
 For a generalized linear model with canonical link (softmax regression) :math:`H = F` exactly at
 every :math:`w`; for other models :math:`H = F` + a term weighted by the residuals, which vanishes
@@ -21,10 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_finite, check_positive_int
-from .gradients import LossFn, per_example_grads
-from .hessian import full_hessian
-from .noise import _check_grads
+from ._validate import check_finite
+from .covariance import _check_grads
+from .gradients import per_example_grads
 
 
 def empirical_fisher(grads: torch.Tensor) -> torch.Tensor:
@@ -96,73 +97,6 @@ def true_fisher(model: nn.Module, X: torch.Tensor, chunk_size: int | None = None
         m = g * (probs[:, c:c + 1] / n).sqrt()
         out = m.T @ m if out is None else out + m.T @ m
     return out
-
-
-def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-                  rows_per_pass: int = 64) -> torch.Tensor:
-    r"""The full Hessian :math:`H = \nabla^2_w L(w)` of the mean loss, built from Hessian-vector products.
-
-    Kept for backwards compatibility: the same as :func:`sgdnoise.hessian.full_hessian`, which
-    applies the Hessian-vector product of :func:`sgdnoise.hessian.hvp_operator` to
-    ``rows_per_pass`` basis vectors at a time: rows :math:`H e_j`. Memory
-    :math:`O(d^2)` for the result plus one batch of products, never the much larger
-    intermediates of ``torch.func.hessian``. Meant for :math:`d` up to a few thousand.
-
-    Parameters
-    ----------
-    model : nn.Module
-    loss_fn : callable
-        Mean loss ``loss_fn(outputs, targets)``.
-    X, y : torch.Tensor
-    rows_per_pass : int
-        Basis vectors per batched product (>= 1).
-
-    Returns
-    -------
-    torch.Tensor, shape (d, d), in the parameters' dtype, symmetrized :math:`(H + H^\top)/2`.
-
-    References
-    ----------
-    Pearlmutter (1994), "Fast exact multiplication by the Hessian", Neural Computation 6.
-
-    Examples
-    --------
-    >>> from sgdnoise.models import make_model
-    >>> m = make_model("logistic", 2, 3, device="cpu", dtype=torch.float64)
-    >>> X, y = torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1])
-    >>> H = dense_hessian(m, F.cross_entropy, X, y)
-    >>> bool(torch.allclose(H, true_fisher(m, X)))   # softmax regression: H = F exactly
-    True
-    """
-    return full_hessian(model, loss_fn, X, y, chunk_size=check_positive_int("rows_per_pass", rows_per_pass))
-
-
-def top_eigenpairs(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""The ``k`` largest eigenvalues (decreasing) and unit eigenvectors of a symmetric matrix.
-
-    Parameters
-    ----------
-    matrix : torch.Tensor, shape (d, d), symmetric
-    k : int
-        ``1 <= k <= d``.
-
-    Returns
-    -------
-    eigenvalues : torch.Tensor, shape (k,), float64
-    eigenvectors : torch.Tensor, shape (d, k), float64
-
-    Examples
-    --------
-    >>> vals, vecs = top_eigenpairs(torch.diag(torch.tensor([1.0, 3.0, 2.0])), 2)
-    >>> vals.tolist(), vecs.abs().T.tolist()
-    ([3.0, 2.0], [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    """
-    if not isinstance(matrix, torch.Tensor) or matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError("matrix must be a square 2-D tensor")
-    check_finite("matrix", matrix)
-    k = check_positive_int("k", k, maximum=matrix.shape[0])
-    vals, vecs = torch.linalg.eigh(matrix.double())
-    return vals.flip(0)[:k], vecs.flip(1)[:, :k]
 
 
 def subspace_overlap(U: torch.Tensor, V: torch.Tensor) -> float:

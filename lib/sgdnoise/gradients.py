@@ -533,7 +533,7 @@ def per_example_sq_norms(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     to ``vmap(grad)`` restricted to those parameters. The squared norms add over layers. The
     same backward pass gives the mean gradient :math:`G`, so :math:`\operatorname{tr}\Sigma =
     \frac1N\sum_i\lVert g_i\rVert^2 - \lVert G\rVert^2` costs about one full-batch gradient
-    (:func:`sgdnoise.noise.trace_sigma`).
+    (:func:`sgdnoise.covariance.gradient_moments_of_model`).
 
     Parameters
     ----------

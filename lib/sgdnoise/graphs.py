@@ -5,7 +5,7 @@ node :math:`i` by the mean of its neighbours' features,
 :math:`h_i = \frac1{d_i}\sum_{j\in\mathcal N(i)} x_j` (:func:`mean_aggregate`). To bound the cost it
 averages only :math:`k` sampled neighbours instead (:func:`sampled_mean_aggregate`). That is a
 mini-batch of size :math:`k` from a population of :math:`d_i`, so its variance is chapter 1's
-formula (the mini-batch variance theory of the noise core) with
+formula (:func:`sgdnoise.covariance.minibatch_variance_theory`) with
 :math:`\operatorname{tr}\Sigma \to \sigma^2_{\mathcal N(i)}`, the population variance of the
 neighbour features (:func:`sampled_mean_variance`):
 
@@ -204,8 +204,8 @@ def sampled_mean_variance(adjacency: np.ndarray, features: np.ndarray, k: int, r
 
     :math:`\sigma^2_{\mathcal N(i)}/k` with replacement; times :math:`(d_i - k)/(d_i - 1)` without
     (0 when :math:`d_i \le k`): chapter 1's mini-batch formula
-    with the neighbourhood as the population, computed here in NumPy for every node at once (the
-    analogies do not import the torch-based noise core).
+    with the neighbourhood as the population (as :func:`sgdnoise.covariance.minibatch_variance_theory`),
+    computed here in NumPy for every node at once (the analogies do not import the torch-based noise core).
 
     Parameters
     ----------

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ._validate import check_finite, check_positive_float, check_positive_int, torch_generator
+from .covariance import top_eigenpairs
 from .device import default_device
 from .gradients import LossFn, _check_data
 
@@ -320,8 +321,7 @@ def lanczos_top_eigenpairs(hvp: HVP, k: int = 1, *, dim: int | None = None, tol:
     for alphas, betas, beta in _lanczos(hvp, Q, dtype):
         m, alpha = len(alphas), alphas[-1]
         if m >= k:
-            theta, S = torch.linalg.eigh(_tridiagonal(alphas, betas))
-            theta, S = theta.flip(0)[:k], S.flip(1)[:, :k]
+            theta, S = top_eigenpairs(_tridiagonal(alphas, betas), k)
             residual = beta * S[-1].abs()
             if bool((residual <= tol * theta.abs().clamp_min(1e-300)).all()):
                 converged = True
@@ -528,7 +528,7 @@ def spectral_density_slq(hvp: HVP, n_probes: int = 4, n_iter: int = 60, *, dim: 
     nodes, weights = [], []
     for _ in range(n_probes):
         res = _lanczos_tridiagonal(hvp, d, n_iter, generator, dev, dtype or torch.float64)
-        theta, S = torch.linalg.eigh(res)
+        theta, S = top_eigenpairs(res, res.shape[0])
         nodes.append(theta)
         weights.append(S[0] ** 2 / n_probes)
     return torch.cat(nodes), torch.cat(weights)

@@ -1,7 +1,8 @@
 r"""Batch-size scaling: the gradient noise scale, scaling rules and the critical batch size.
 
 * :func:`noise_scale` — :math:`B_{\text{simple}} = \operatorname{tr}\Sigma/\lVert G\rVert^2` from
-  per-example gradients, :func:`noise_scale_of_model` straight from a model;
+  per-example gradients, :func:`noise_scale_of_model` straight from a model (both through
+  :mod:`sgdnoise.covariance`, where Σ lives);
   :func:`noise_scale_hessian` — the Hessian-weighted :math:`B_{\text{noise}} = \operatorname{tr}(H\Sigma)/G^\top HG`;
 * :func:`two_batch_estimates` — unbiased :math:`\lVert G\rVert^2` and :math:`\operatorname{tr}\Sigma`
   from gradient norms at two batch sizes (McCandlish et al. 2018, Appendix A), smoothed over steps
@@ -17,11 +18,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.signal import lfilter
 from torch import nn
 
-from ._validate import check_finite, check_positive_float, check_positive_int
-from .gradients import LossFn, per_example_sq_norms
-from .noise import _check_grads
+from ._validate import (
+    check_finite,
+    check_positive_float,
+    check_positive_int,
+    numpy_generator,
+)
+from .covariance import (
+    _check_grads,
+    b_simple,
+    gradient_moments_of_model,
+    mean_gradient,
+    trace_covariance,
+)
+from .gradients import LossFn
 
 
 def noise_scale(grads: torch.Tensor) -> float:
@@ -46,11 +59,7 @@ def noise_scale(grads: torch.Tensor) -> float:
     >>> noise_scale(torch.tensor([[1.0, 0.0], [3.0, 0.0]]))   # G = (2, 0), tr Σ = 1
     0.25
     """
-    g = _check_grads(grads)
-    G = g.mean(0)
-    g2 = float(G.square().sum())
-    tr = float((g - G).square().sum(1).mean())
-    return tr / g2 if g2 > 0 else float("inf")
+    return b_simple(trace_covariance(grads), float(mean_gradient(grads).square().sum()))
 
 
 def noise_scale_hessian(grads: torch.Tensor, hessian: torch.Tensor) -> float:
@@ -94,16 +103,26 @@ def noise_scale_hessian(grads: torch.Tensor, hessian: torch.Tensor) -> float:
 
 
 def noise_scale_of_model(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-                         chunk_size: int | None = None) -> tuple[float, float]:
-    r""":math:`\lVert G\rVert^2` and :math:`\operatorname{tr}\Sigma` of a model on ``(X, y)``, without per-example gradients.
+                         chunk_size: int | None = None) -> float:
+    r""":math:`B_{\text{simple}}` of a model on ``(X, y)``, without storing per-example gradients.
 
-    Uses :func:`sgdnoise.gradients.per_example_sq_norms` (about one full-batch gradient for
-    linear layers): :math:`\operatorname{tr}\Sigma = \frac1N\sum_i\lVert g_i\rVert^2 - \lVert G\rVert^2`.
-    Their ratio is :math:`B_{\text{simple}}`.
+    :func:`sgdnoise.covariance.b_simple` of the two moments from
+    :func:`sgdnoise.covariance.gradient_moments_of_model` (per-example squared norms: about one
+    full-batch gradient for linear layers).
+
+    Parameters
+    ----------
+    model : nn.Module
+    loss_fn : callable
+        Mean loss ``loss_fn(outputs, targets)``.
+    X, y : torch.Tensor
+    chunk_size : int, optional
+        Examples per pass.
 
     Returns
     -------
-    (g2, trace_sigma) : (float, float)
+    float
+        ``inf`` if :math:`G = 0`.
 
     Examples
     --------
@@ -113,13 +132,12 @@ def noise_scale_of_model(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     >>> m = make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
     >>> g = torch.Generator().manual_seed(0)
     >>> X, y = torch.randn(50, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (50,), generator=g)
-    >>> g2, tr = noise_scale_of_model(m, F.cross_entropy, X, y)
-    >>> bool(abs(tr / g2 - noise_scale(per_example_grads(m, F.cross_entropy, X, y))) < 1e-9 * tr / g2)
+    >>> b = noise_scale_of_model(m, F.cross_entropy, X, y)
+    >>> bool(abs(b - noise_scale(per_example_grads(m, F.cross_entropy, X, y))) < 1e-9 * b)
     True
     """
-    sq, G = per_example_sq_norms(model, loss_fn, X, y, chunk_size)
-    g2 = float(G.double().square().sum())
-    return g2, max(float(sq.mean()) - g2, 0.0)
+    g2, tr = gradient_moments_of_model(model, loss_fn, X, y, chunk_size)
+    return b_simple(tr, g2)
 
 
 def _noise_factor(b: np.ndarray, n: int | None) -> np.ndarray:
@@ -184,7 +202,8 @@ def ema(values, beta: float) -> np.ndarray:
     r"""Bias-corrected exponential moving average :math:`m_t/(1-\beta^{t+1})`, :math:`m_t = \beta m_{t-1} + (1-\beta)x_t`.
 
     The average of the last :math:`\approx (1+\beta)/(1-\beta)` values; the correction removes the
-    pull towards :math:`m_{-1} = 0` at the start (Kingma & Ba 2015).
+    pull towards :math:`m_{-1} = 0` at the start (Kingma & Ba 2015). The recursion is the IIR
+    filter ``scipy.signal.lfilter([1 - beta], [1, -beta], values, axis=0)``.
 
     Parameters
     ----------
@@ -202,12 +221,11 @@ def ema(values, beta: float) -> np.ndarray:
     beta = check_positive_float("beta", beta, allow_zero=True)
     if beta >= 1:
         raise ValueError(f"beta must be in [0, 1), got {beta}")
-    out = np.empty_like(x)
-    m = np.zeros(x.shape[1:])
-    for t in range(x.shape[0]):
-        m = beta * m + (1 - beta) * x[t]
-        out[t] = m / (1 - beta ** (t + 1))
-    return out
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"values must have at least one entry along the first axis, got shape {x.shape}")
+    m = lfilter([1 - beta], [1.0, -beta], x, axis=0)       # m_t = beta m_{t-1} + (1 - beta) x_t, m_{-1} = 0
+    t = np.arange(1, x.shape[0] + 1).reshape((-1,) + (1,) * (x.ndim - 1))
+    return m / (1 - beta ** t)
 
 
 def ema_weights(length: int, beta: float) -> np.ndarray:
@@ -234,7 +252,7 @@ class NoiseScaleLogger:
     mini-batch (:math:`B_b` examples) and of its first ``b_small`` examples, and stores the
     per-step unbiased estimates of :func:`two_batch_estimates`. With ``X, y`` given it also
     records the exact :math:`\lVert G\rVert^2` and :math:`\operatorname{tr}\Sigma` of the full data
-    every ``exact_every`` steps (:func:`noise_scale_of_model`). Use it with batches drawn with
+    every ``exact_every`` steps (:func:`sgdnoise.covariance.gradient_moments_of_model`). Use it with batches drawn with
     replacement (``sampler="replacement"``), for which :math:`\mathbb{E}\lVert\hat g_B\rVert^2 =
     \lVert G\rVert^2 + \operatorname{tr}\Sigma/B` holds given the current weights.
 
@@ -297,7 +315,7 @@ class NoiseScaleLogger:
             self.g2.append(float(g2))
             self.trace.append(float(tr))
         if self.exact_every and step % self.exact_every == 0:
-            g2, tr = noise_scale_of_model(model, self.loss_fn, self.X, self.y)
+            g2, tr = gradient_moments_of_model(model, self.loss_fn, self.X, self.y)
             self.exact_steps.append(step)
             self.exact_g2.append(g2)
             self.exact_trace.append(tr)
@@ -307,39 +325,43 @@ class NoiseScaleLogger:
         return np.asarray(self.steps), ema(self.g2, beta), ema(self.trace, beta)
 
 
-def _scaling_args(eta0, b0, batch_size) -> tuple[float, int, np.ndarray]:
+def _scaling_args(lr, b0, batch_size) -> tuple[float, int, np.ndarray]:
     """Validate the arguments shared by the scaling rules."""
-    eta0 = check_positive_float("eta0", eta0)
+    lr = check_positive_float("lr", lr)
     b0 = check_positive_int("b0", b0)
     b = np.asarray(batch_size, dtype=float)
     if (b < 1).any():
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return eta0, b0, b
+    return lr, b0, b
 
 
-def linear_scaling_lr(eta0: float, b0: int, batch_size):
+def linear_scaling_lr(lr: float, b0: int, batch_size):
     r"""The linear scaling rule :math:`\eta = \eta_0\,B/B_0` (Goyal et al. 2017): keeps :math:`\eta/B` fixed.
+
+    ``lr`` is :math:`\eta_0`, the learning rate that works at batch size ``b0`` (:math:`B_0`).
 
     Examples
     --------
     >>> linear_scaling_lr(0.1, 32, 256)
     0.8
     """
-    eta0, b0, b = _scaling_args(eta0, b0, batch_size)
-    out = eta0 * b / b0
+    lr, b0, b = _scaling_args(lr, b0, batch_size)
+    out = lr * b / b0
     return float(out) if out.ndim == 0 else out
 
 
-def sqrt_scaling_lr(eta0: float, b0: int, batch_size):
+def sqrt_scaling_lr(lr: float, b0: int, batch_size):
     r"""The square-root rule :math:`\eta = \eta_0\sqrt{B/B_0}` (Krizhevsky 2014; Hoffer et al. 2017): keeps :math:`\eta^2/B` fixed.
+
+    ``lr`` is :math:`\eta_0`, the learning rate that works at batch size ``b0`` (:math:`B_0`).
 
     Examples
     --------
     >>> sqrt_scaling_lr(0.1, 16, 64)
     0.2
     """
-    eta0, b0, b = _scaling_args(eta0, b0, batch_size)
-    out = eta0 * np.sqrt(b / b0)
+    lr, b0, b = _scaling_args(lr, b0, batch_size)
+    out = lr * np.sqrt(b / b0)
     return float(out) if out.ndim == 0 else out
 
 
@@ -426,7 +448,8 @@ def best_steps(steps: np.ndarray) -> np.ndarray:
     return s.mean(2).min(1)
 
 
-def bootstrap_critical_batch(batch_sizes, steps, n_boot: int = 200, seed: int = 0) -> CriticalBatch:
+def bootstrap_critical_batch(batch_sizes, steps, n_boot: int = 200, *,
+                             generator: np.random.Generator | None = None) -> CriticalBatch:
     r"""Fit :func:`fit_critical_batch` to :func:`best_steps` and its standard errors by a bootstrap over seeds.
 
     Each bootstrap replicate resamples the R seeds with replacement (the same seeds for every
@@ -439,21 +462,21 @@ def bootstrap_critical_batch(batch_sizes, steps, n_boot: int = 200, seed: int = 
     steps : array, shape (K, L, R)
     n_boot : int
         Replicates (>= 2).
-    seed : int
-        Seed of the resampling.
+    generator : numpy.random.Generator, optional
+        Draws the resampled seeds; ``None``: a fresh one seeded from the operating system.
 
     Examples
     --------
     >>> B = np.array([1, 4, 16, 64])
     >>> s = (100 + 400 / B)[:, None, None] * np.ones((4, 1, 5))
-    >>> fit = bootstrap_critical_batch(B, s, n_boot=10)
+    >>> fit = bootstrap_critical_batch(B, s, n_boot=10, generator=np.random.default_rng(0))
     >>> round(fit.b_crit, 6), round(fit.b_crit_err, 6)
     (4.0, 0.0)
     """
     s = np.asarray(steps, dtype=float)
     n_boot = check_positive_int("n_boot", n_boot, minimum=2)
     center = fit_critical_batch(batch_sizes, best_steps(s))
-    rng = np.random.default_rng(seed)
+    rng = numpy_generator(generator)
     reps = []
     for _ in range(n_boot):
         pick = rng.integers(0, s.shape[2], s.shape[2])

@@ -180,7 +180,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         Stop early (recording ``inf``) once the mini-batch loss exceeds this or is not finite.
     transform : callable, optional
         ``transform(xb, yb) -> (xb, yb)`` applied to every mini-batch before the step, e.g. data
-        augmentation (:func:`sgdnoise.noise_sources.augment_digits`) — a source of noise
+        augmentation (:func:`sgdnoise.perturbations.augment_digits`) — a source of noise
         switched on in the same loop. Evaluations use the untransformed data.
     grad_noise : float
         Annealed gradient-noise injection (Neelakantan et al. 2015): Gaussian noise
