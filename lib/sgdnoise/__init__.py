@@ -10,15 +10,19 @@ The library behind the *Noisy Descent* course. One module per idea:
                    and draws the chapter's "Checked on this page" table
 ``plotting``       the book's figure style (:func:`use_style`), theory vs measurement
 ``animation``      animations and slider sweeps that play in the static site (no kernel)
-``data``           digits (no download) and synthetic problems with known optima
-``models``         logistic regression, MLP, flat parameter vectors
+``data``           digits (no download), synthetic problems with known optima, standardization,
+                   augmentation in pixel space, class subsets
+``models``         logistic regression, MLP, flat parameter vectors, head replacement, label smoothing
 ``gradients``      full, per-example (torch.func / linear-layer identity), accumulated gradients
                    and per-example squared norms without the gradients
 ``sampling``       mini-batch samplers and the mini-batch gradient variance
-``training``       a plain SGD loop with pluggable sampler, schedule, batch transform and callback
-``schedules``      learning-rate and batch-size schedules, the Robbins–Monro test
+``training``       a plain SGD loop: rate and batch size as numbers or schedules, sampler, clipping,
+                   noise injection, batch transform and callback
+``schedules``      learning-rate and batch-size schedules, scaling rules, noise injection, Robbins–Monro
 ``scaling``        gradient noise scale (per-example and two-batch), scaling rules, critical batch
-``ensemble``       many least-squares SGD runs at once: rates, steps to target, confusion ball
+``leastsquares``   the least-squares problem (optimum, Hessian, per-example gradients), the one
+                   vectorized SGD/SGLD engine on it, its exact stationary covariance and moments
+``ensemble``       many least-squares SGD runs at once: suboptimality trajectories, steps to target
 ``noise``          statistics of gradient noise: Σ, its spectrum and trace, diversity, ĝ_B − G
 ``fisher``         empirical and true Fisher, a small dense Hessian, eigenspace overlap
 ``hessian``        Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral density
@@ -32,7 +36,7 @@ The library behind the *Noisy Descent* course. One module per idea:
 ``bayes``          constant-LR SGD and SGLD chains vs the posterior of linear regression
 ``morphogen``      noisy readout of morphogen gradients, positional error, counting limit
 ``vqe``            state-vector VQE for H2 with shot noise, parameter shift and SPSA
-``engineering``    noise knobs (injection, smoothing, standardization) and their measurements
+``engineering``    Σ measurements of chapter 7's knobs (to be merged into the covariance module)
 ``graphs``         neighbour sampling on a graph: sampled mean aggregator and its variance
 ``games``          gradient descent–ascent on min_x max_y xy, with noise, and its invariants
 =================  ==============================================================
@@ -40,7 +44,7 @@ The library behind the *Noisy Descent* course. One module per idea:
 
 from . import provenance as _provenance_module  # first: its clock starts at the import
 from . import (animation, bayes, claims, clipping, data, engineering, ensemble, fisher, games, gradients, graphs, hessian, landscape, langevin,
-               models, morphogen, noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
+               leastsquares, models, morphogen, noise, noise_sources, plotting, potentials, sampling, scaling, schedules, tails, theory, training, vqe)
 from ._progress import progress
 from .device import budget, default_device, make_generator, size_profile
 from .plotting import use_style
@@ -50,7 +54,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "animation", "bayes", "budget", "claims", "clipping", "data", "default_device", "make_generator", "engineering", "ensemble", "fisher", "games",
-    "gradients", "graphs", "hessian", "landscape", "langevin", "models", "morphogen", "noise",
+    "gradients", "graphs", "hessian", "landscape", "langevin", "leastsquares", "models", "morphogen", "noise",
     "noise_sources", "plotting", "potentials", "progress", "provenance", "sampling", "scaling", "schedules", "size_profile",
     "tails",
     "theory", "training", "use_style", "vqe", "__version__",
