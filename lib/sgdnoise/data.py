@@ -49,23 +49,25 @@ class Dataset:
         return self.X_train.shape[1]
 
 
-def load_digits(test_fraction: float = 0.2, seed: int = 0, device: torch.device | str | None = None,
+def load_digits(test_fraction: float = 0.2, device: torch.device | str | None = None,
                 dtype: torch.dtype = torch.float32, standardize: bool = True) -> Dataset:
     """scikit-learn's handwritten digits as standardized torch tensors.
 
     1797 grey-scale 8×8 images of the digits 0–9 (UCI ML hand-written digits; the copy that
     ships with scikit-learn, so nothing is downloaded). The split is stratified by class; each
     pixel is standardized ``x ← (x − mean) / std`` with the *training* mean and standard
-    deviation (pixels that are constant in training, e.g. always-blank corners, are left at 0).
+    deviation (:func:`standardize_features`; pixels that are constant in training, e.g.
+    always-blank corners, are left at 0). The split is fixed (scikit-learn's
+    ``train_test_split`` with ``random_state=0``): part of the dataset's definition, like
+    MNIST's train/test split, so there is no randomness to pass.
 
     Parameters
     ----------
     test_fraction : float
         Fraction held out for testing, in (0, 1). Default 0.2 (1437 train, 360 test).
-    seed : int
-        Seed of the split.
     device : torch.device or str, optional
-        Default :func:`sgdnoise.default_device`.
+        Where the tensors are put (a data constructor: nothing else says it); default
+        :func:`sgdnoise.default_device`.
     dtype : torch.dtype
         Floating type of the features; labels are ``int64``.
     standardize : bool
@@ -90,7 +92,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, device: torch.device 
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     device = torch.device(device) if device is not None else default_device()
     X, y = _sk_load_digits(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, random_state=0, stratify=y)
     X_tr, X_te = torch.as_tensor(X_tr, dtype=torch.float64), torch.as_tensor(X_te, dtype=torch.float64)
     if standardize:
         X_tr, X_te = standardize_features(X_tr, X_te)

@@ -23,7 +23,7 @@ import torch
 
 from ._progress import progress
 from ._validate import check_positive_float, check_positive_int
-from .leastsquares import LeastSquares, SGDRuns, as_rates, record_steps
+from .leastsquares import LeastSquares, SGDRuns, _as_rates, _record_steps
 from .schedules import as_schedule
 
 
@@ -92,7 +92,7 @@ def excess_trajectories(problem: LeastSquares, *, lr, batch_size, n_steps: int, 
     n_runs = check_positive_int("n_runs", n_runs)
     lr_of = as_schedule(lr, "lr")
     b_of = as_schedule(batch_size, "batch_size")
-    record = record_steps(record_at, n_steps)
+    record = _record_steps(record_at, n_steps)
     runs = SGDRuns(problem, n_runs, w0, generator=generator)
     X = problem.X
     w_sum = torch.zeros_like(runs.w)
@@ -106,7 +106,7 @@ def excess_trajectories(problem: LeastSquares, *, lr, batch_size, n_steps: int, 
         examples.append(0)
     for t in progress(range(n_steps), "SGD ensemble steps", leave=False):
         b = check_positive_int("batch_size", b_of(t))
-        runs.step(as_rates(lr_of(t), n_runs, t, X.dtype, X.device), b)
+        runs.step(_as_rates(lr_of(t), n_runs, t, X.dtype, X.device), b)
         w_sum.add_(runs.w)
         seen += b
         if t + 1 in want:
@@ -176,7 +176,7 @@ def steps_to_target(problem: LeastSquares, *, lrs, batch_size: int, target: floa
     n_lr = rates.size
     n_runs = n_lr * n_seeds
     runs = SGDRuns(problem, n_runs, w0, generator=generator)
-    eta = as_rates(np.repeat(rates, n_seeds), n_runs, 0, problem.X.dtype, problem.X.device)
+    eta = _as_rates(np.repeat(rates, n_seeds), n_runs, 0, problem.X.dtype, problem.X.device)
     hit = torch.full((n_runs,), float("inf"), dtype=torch.float64, device=problem.X.device)
     start = runs.excess()
     active = start > target

@@ -125,7 +125,7 @@ def _check_problem(problem) -> LeastSquares:
     return problem
 
 
-def as_rates(lr, n_runs: int, step: int, dtype: torch.dtype, device) -> torch.Tensor:
+def _as_rates(lr, n_runs: int, step: int, dtype: torch.dtype, device) -> torch.Tensor:
     """``lr`` (one rate or one per run) as an ``(n_runs or 1, 1)`` tensor, checked finite and > 0 (internal)."""
     rates = torch.as_tensor(np.asarray(lr, dtype=float), dtype=dtype, device=device).reshape(-1)
     if rates.numel() not in (1, n_runs) or not bool(torch.isfinite(rates).all()) or bool((rates <= 0).any()):
@@ -203,7 +203,7 @@ class SGDRuns:
         """
         p, R = self.problem, self.n_runs
         b = check_positive_int("batch_size", batch_size, maximum=None if self.replace else p.n)
-        lr = lr if isinstance(lr, torch.Tensor) else as_rates(lr, R, 0, p.X.dtype, p.X.device)
+        lr = lr if isinstance(lr, torch.Tensor) else _as_rates(lr, R, 0, p.X.dtype, p.X.device)
         idx = sample_batches(p.n, b, R, replace=self.replace, generator=self.generator)
         for s in range(0, R, self.chunk_size):
             e = min(R, s + self.chunk_size)
@@ -264,7 +264,7 @@ def sgd(problem: LeastSquares, *, lr: float, batch_size: int, n_steps: int, n_ru
     [2.5, 2.5, 2.5]
     """
     runs = SGDRuns(problem, n_runs, w0, replace=replace, generator=generator, chunk_size=chunk_size)
-    rate = as_rates(check_positive_float("lr", lr), 1, 0, problem.X.dtype, problem.X.device)
+    rate = _as_rates(check_positive_float("lr", lr), 1, 0, problem.X.dtype, problem.X.device)
     batch_size = check_positive_int("batch_size", batch_size, maximum=None if runs.replace else problem.n)
     inject_var = check_positive_float("inject_var", inject_var, allow_zero=True)
     for _ in progress(range(check_positive_int("n_steps", n_steps)), "SGD runs", leave=False):
@@ -380,7 +380,7 @@ def stationary_excess(problem: LeastSquares, lr: float, batch_size: int) -> floa
     return float(0.5 * (problem._float64()[1] * S).sum())
 
 
-def record_steps(record_at, n_steps: int) -> np.ndarray:
+def _record_steps(record_at, n_steps: int) -> np.ndarray:
     """The sorted steps to record (all of 0..n_steps by default), each in [0, n_steps] (internal)."""
     record = np.arange(n_steps + 1) if record_at is None else np.unique(np.asarray(record_at, dtype=int))
     if record.size == 0 or record.min() < 0 or record.max() > n_steps:
@@ -447,7 +447,7 @@ def expected_excess(problem: LeastSquares, *, lr, batch_size, n_steps: int, reco
     n_steps = check_positive_int("n_steps", n_steps)
     lr_of = as_schedule(lr, "lr")
     b_of = as_schedule(batch_size, "batch_size")
-    record = record_steps(record_at, n_steps)
+    record = _record_steps(record_at, n_steps)
     Xd, H, r = problem._float64()
     n, d = Xd.shape
     S = (Xd * r[:, None]).T @ (Xd * r[:, None]) / n
@@ -460,7 +460,7 @@ def expected_excess(problem: LeastSquares, *, lr, batch_size, n_steps: int, reco
     want = set(record.tolist())
     out = [0.5 * (H * C).sum((1, 2))] if 0 in want else []
     for t in progress(range(n_steps), "expected-excess recursion", leave=False):
-        eta = as_rates(lr_of(t), n_rates, t, torch.float64, "cpu").reshape(-1, 1, 1)
+        eta = _as_rates(lr_of(t), n_rates, t, torch.float64, "cpu").reshape(-1, 1, 1)
         b = check_positive_int("batch_size", b_of(t))
         HC = H @ C
         q = torch.einsum("ni,rij,nj->rn", Xd, C, Xd) + 2 * (m @ Xd.T) * r     # x_i'Cx_i + 2 (x_i'm) r_i
