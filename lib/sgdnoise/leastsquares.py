@@ -90,7 +90,8 @@ class LeastSquares:
 
     def residuals(self, w) -> torch.Tensor:
         r""":math:`r(w) = Xw - y`: shape (N,) for ``w`` of shape (d,), (R, N) for (R, d)."""
-        return self._as_w(w) @ self.X.T - self.y
+        w = self._as_w(w)
+        return (self.X @ w if w.ndim == 1 else w @ self.X.T) - self.y
 
     def loss(self, w) -> torch.Tensor:
         r""":math:`L(w) = \frac{1}{2N}\lVert Xw - y\rVert^2` (a scalar, or one per row of ``w``)."""
