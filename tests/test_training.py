@@ -9,7 +9,7 @@ from torch import nn
 from sgdnoise.data import load_digits, make_linear_regression
 from sgdnoise.models import get_flat_params, make_model
 from sgdnoise.schedules import injection_variance, step_batch_size
-from sgdnoise.training import History, accuracy, minimize_full_batch, objective, train_sgd
+from sgdnoise.training import History, ParameterTrace, accuracy, minimize_full_batch, objective, train_sgd
 
 
 def half_mse(out, t):
@@ -298,3 +298,18 @@ def test_batch_size_schedule_drives_the_loop():
                    evals_per_epoch=3)
     assert torch.equal(a.weight, b.weight) and np.array_equal(ha.eval_step, hb.eval_step)
     assert ha.eval_step.tolist() == [0, 2, 5, 7, 9, 12, 14, 16, 18]      # round(2.5 x 7) = 18 steps
+
+
+def test_parameter_trace_follows_the_updates():
+    # Full-batch GD on least squares from 0: the recorded norms and step lengths against the
+    # iterates recomputed in closed form (w_{t+1} = w_t - eta X^T (X w_t - y) / n).
+    p = make_linear_regression(30, 3, generator=np.random.default_rng(8), device="cpu")
+    m, eta = linear_model(3), 0.2
+    trace = ParameterTrace(m.weight)
+    train_sgd(m, half_mse, p.X, p.y, lr=eta, batch_size=30, epochs=4, callback=trace)
+    trace.record()
+    ws = [torch.zeros(3, dtype=torch.float64)]
+    for _ in range(4):
+        ws.append(ws[-1] - eta * p.X.T @ (p.X @ ws[-1] - p.y) / 30)
+    assert np.allclose(trace.sq_norms, [float(w @ w) for w in ws], rtol=1e-12)
+    assert np.allclose(trace.sq_steps, [float((b - a) @ (b - a)) for a, b in zip(ws, ws[1:])], rtol=1e-10)

@@ -488,6 +488,7 @@ CASES: dict[str, list] = {
     "training.objective": [(lambda: training.objective(model64(), F.cross_entropy, X(), y(), chunk_size=0),
                             r"\bchunk_size\b"),
                            (lambda: training.objective(model64(), F.cross_entropy, X().float(), y()), r"\bX\b")],
+    "training.ParameterTrace": [(lambda: training.ParameterTrace([1.0, 2.0]), r"\bparam\b")],
     "training.accuracy": [(lambda: training.accuracy(model64(), X(), y()[:4]), r"\by\b")],
     "training.train_sgd": [
         (lambda: training.train_sgd(model64(), F.cross_entropy, X().float(), y(), lr=0.1, batch_size=2, epochs=1),

@@ -363,6 +363,65 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     )
 
 
+class ParameterTrace:
+    r"""A :func:`train_sgd` callback that follows one parameter tensor: its squared norm and steps.
+
+    Called before every update, it records :math:`\lVert p_t\rVert^2` and, from the second call
+    on, the squared length of the last update, :math:`\lVert p_t - p_{t-1}\rVert^2` (in float64).
+    Call :meth:`record` once more after training to include the final point. For a weight
+    followed by batch norm the gradient is orthogonal to the weight, so
+    :math:`\lVert p_{t+1}\rVert^2 - \lVert p_t\rVert^2 = \lVert p_{t+1} - p_t\rVert^2`
+    (van Laarhoven 2017): the norm only grows under plain SGD.
+
+    Parameters
+    ----------
+    param : torch.Tensor
+        The parameter (updated in place by the training loop), e.g. ``model.net[0].weight``.
+
+    Attributes
+    ----------
+    sq_norms : numpy.ndarray
+        :math:`\lVert p\rVert^2` at every call.
+    sq_steps : numpy.ndarray
+        :math:`\lVert\Delta p\rVert^2` between consecutive calls (one fewer entry).
+
+    Examples
+    --------
+    >>> p = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    >>> trace = ParameterTrace(p)
+    >>> trace(0, None, None, None); _ = p.data.mul_(2.0); trace.record()
+    >>> trace.sq_norms.tolist(), trace.sq_steps.tolist()
+    ([25.0, 100.0], [25.0])
+    """
+
+    def __init__(self, param: torch.Tensor):
+        if not isinstance(param, torch.Tensor):
+            raise ValueError(f"param must be a torch.Tensor (a model parameter), got {type(param).__name__}")
+        self.param = param
+        self._prev: torch.Tensor | None = None
+        self._norms: list[float] = []
+        self._steps: list[float] = []
+
+    def __call__(self, step, model, xb, yb) -> None:
+        self.record()
+
+    def record(self) -> None:
+        """Record the parameter now."""
+        w = self.param.detach().double().clone()
+        if self._prev is not None:
+            self._steps.append(float((w - self._prev).square().sum()))
+        self._prev = w
+        self._norms.append(float(w.square().sum()))
+
+    @property
+    def sq_norms(self) -> np.ndarray:
+        return np.asarray(self._norms)
+
+    @property
+    def sq_steps(self) -> np.ndarray:
+        return np.asarray(self._steps)
+
+
 def minimize_full_batch(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, l2: float = 0.0,
                         tol: float = 1e-8, max_rounds: int = 20) -> float:
     r"""Minimize the full training objective deterministically with L-BFGS; return its minimum.
