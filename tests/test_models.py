@@ -186,13 +186,13 @@ def test_replace_head():
     m = make_model("mlp", 64, 5, hidden=(16,), device="cpu")
     body = m.net[0].weight.detach().clone()
     state = torch.random.get_rng_state()
-    replace_head(m, 3, seed=1)
+    replace_head(m, 3, generator=torch.Generator().manual_seed(1))
     assert torch.equal(torch.random.get_rng_state(), state)    # the global RNG is not consumed
     assert torch.equal(m.net[0].weight, body) and tuple(m(torch.zeros(2, 64)).shape) == (2, 3)
     # the head: seeded (same seed, same head; another seed, another) and uniform on +-1/sqrt(16)
     head = m.net[-1].weight.detach().clone()
-    assert torch.equal(replace_head(m, 3, seed=1).net[-1].weight, head)
-    assert not torch.equal(replace_head(m, 3, seed=2).net[-1].weight, head)
+    assert torch.equal(replace_head(m, 3, generator=torch.Generator().manual_seed(1)).net[-1].weight, head)
+    assert not torch.equal(replace_head(m, 3, generator=torch.Generator().manual_seed(2)).net[-1].weight, head)
     assert float(head.abs().max()) <= 0.25 and float(head.abs().max()) > 0.15
     with pytest.raises(ValueError, match="n_classes"):
         replace_head(m, 0)

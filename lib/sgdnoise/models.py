@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ._validate import check_bool, check_finite, check_positive_int
+from ._validate import check_bool, check_finite, check_positive_int, torch_generator
 from .device import default_device
 
 
@@ -184,15 +184,31 @@ def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
         vector_to_parameters(flat.to(dtype=params[0].dtype, device=params[0].device), params)
 
 
-def replace_head(model: nn.Module, n_classes: int, seed: int = 0) -> nn.Module:
-    """Replace the last ``nn.Linear`` of an MLP by a fresh, seeded one with ``n_classes`` outputs (in place).
+def replace_head(model: nn.Module, n_classes: int, generator: torch.Generator | None = None) -> nn.Module:
+    """Replace the last ``nn.Linear`` of an MLP by a fresh one with ``n_classes`` outputs (in place).
 
-    The new layer has PyTorch's default bounds ``±1/√fan_in``, drawn from a generator seeded with
-    ``seed``; the rest of the network (the "pretrained body") is kept.
+    The new layer has PyTorch's default bounds ``±1/√fan_in``, drawn on the model's device with
+    ``generator`` (``None``: a fresh generator seeded from the operating system; torch's global
+    generator is never used); the rest of the network (the "pretrained body") is kept.
+
+    Parameters
+    ----------
+    model : MLP
+        An :class:`MLP` (its ``.net`` ends in ``nn.Linear``).
+    n_classes : int
+        Outputs of the new head, >= 1.
+    generator : torch.Generator, optional
+        On the model's device.
+
+    Returns
+    -------
+    nn.Module
+        ``model`` itself.
 
     Examples
     --------
-    >>> m = replace_head(make_model("mlp", 64, 10, hidden=(32,), device="cpu"), 5)
+    >>> m = make_model("mlp", 64, 10, hidden=(32,), device="cpu")
+    >>> m = replace_head(m, 5, generator=torch.Generator().manual_seed(0))
     >>> tuple(m(torch.zeros(2, 64)).shape)
     (2, 5)
     """
@@ -201,10 +217,12 @@ def replace_head(model: nn.Module, n_classes: int, seed: int = 0) -> nn.Module:
     if not isinstance(net, nn.Sequential) or not isinstance(net[-1], nn.Linear):
         raise ValueError("model must be an sgdnoise MLP (a .net Sequential ending in nn.Linear)")
     old = net[-1]
+    generator = torch_generator(generator, old.weight, data="the model")
     with torch.random.fork_rng(devices=[]):  # nn.Linear's own default init must not move the global RNG
         head = nn.Linear(old.in_features, n_classes)
-    _init_linear(head, torch.Generator().manual_seed(seed))
-    net[-1] = head.to(device=old.weight.device, dtype=old.weight.dtype)
+    head = head.to(device=old.weight.device, dtype=old.weight.dtype)
+    _init_linear(head, generator)
+    net[-1] = head
     return model
 
 
