@@ -6,15 +6,13 @@ the reference (autograder) notebook and the student notebook (the stubs, ``...``
 namespaces, and runs the autograder zip's test files against both.
 """
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from tooling import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("assignments_tool", ROOT / "tools" / "assignments.py")
-assignments = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(assignments)
+assignments = load_tool("assignments")
 
 MASTERS = assignments.masters()
 

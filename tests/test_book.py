@@ -1,17 +1,15 @@
 """Tests of the book itself: table of contents, notebooks, pinned environment, build helpers."""
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from tooling import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("booktools", ROOT / "tools" / "book.py")
-booktools = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(booktools)
+booktools = load_tool("book")
 
 NOTEBOOKS = sorted((ROOT / "book").rglob("*.ipynb"))
 CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)]
@@ -271,7 +269,6 @@ def test_ledger_page_is_in_the_toc_and_linked_from_front_page_and_instructors():
 
 def test_ledger_extension_collects_claims_from_a_page_and_warns_on_loose_ones(monkeypatch):
     """The ledger reads the JSON that ClaimLog.table() writes, from a page's raw HTML output."""
-    import sys
     from types import SimpleNamespace
 
     from docutils import nodes
@@ -281,11 +278,7 @@ def test_ledger_extension_collects_claims_from_a_page_and_warns_on_loose_ones(mo
 
     from sgdnoise.claims import ClaimLog
 
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import claims_ledger
-    finally:
-        sys.path.pop(0)
+    claims_ledger = load_tool("claims_ledger")
     log = ClaimLog("07_x", profile="large", device="cuda")
     log.agree("tight", 1.0, 1.0, 0.01, source="s")
     log.agree("loose", 1.0, 1.0, 0.1, source="s", why_loose="only the sign")

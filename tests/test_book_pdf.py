@@ -6,18 +6,14 @@ The PDF itself is checked by tests/site/test_pdf.py (after ``make pdf``).
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import yaml
+from tooling import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-try:
-    import book_pdf
-    import claims_ledger
-finally:
-    sys.path.pop(0)
+book_pdf = load_tool("book_pdf")
+claims_ledger = load_tool("claims_ledger")
 
 
 def test_tex_packages_are_the_same_in_the_makefile_and_ci():
@@ -74,7 +70,6 @@ def _transform(cls, doc, builder_format="latex"):
 
 
 def test_claims_table_in_print_is_a_real_table_made_from_the_json():
-    from types import SimpleNamespace
 
     from docutils import nodes
     from docutils.frontend import get_default_settings

@@ -332,7 +332,6 @@ def test_infinite_values_and_blank_reasons_are_refused(log):
 
 
 def test_ledger_warns_on_a_failed_claim(monkeypatch):
-    import sys
     from types import SimpleNamespace
 
     from docutils import nodes
@@ -340,11 +339,9 @@ def test_ledger_warns_on_a_failed_claim(monkeypatch):
     from docutils.parsers.rst import Parser
     from docutils.utils import new_document
 
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tools"))
-    try:
-        import claims_ledger
-    finally:
-        sys.path.pop(0)
+    from tooling import load_tool
+
+    claims_ledger = load_tool("claims_ledger")
     log = ClaimLog("x", profile="small", device="cpu")
     with pytest.raises(ClaimFailed):
         log.agree("false", 2.0, 1.0, 0.01, source="s")      # a page that caught the failure

@@ -1,15 +1,12 @@
 """Exercise metadata: every exercise of the book carries it, valid, and in agreement with assignments/."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from tooling import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("exercise_index", ROOT / "tools" / "exercise_index.py")
-exercise_index = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(exercise_index)
+exercise_index = load_tool("exercise_index")
 
 ROWS = exercise_index.book_exercises()
 

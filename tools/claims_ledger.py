@@ -29,6 +29,8 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from sphinx_tables import docutils_table
+
 # The same columns and formatting as the chapters' own tables.
 from sgdnoise.claims import LOOSE_LIMIT, TABLE_HEADER, format_detectable, table_rows
 
@@ -104,26 +106,7 @@ def ledger_outdated(app, env, added, changed, removed):
 
 
 def _table(header, rows, classes=("colwidths-auto", "sgdnoise-ledger")) -> nodes.table:
-    table = nodes.table(classes=list(classes))
-    tgroup = nodes.tgroup(cols=len(header))
-    table += tgroup
-    for _ in header:
-        tgroup += nodes.colspec(colwidth=1)
-    thead, tbody = nodes.thead(), nodes.tbody()
-    tgroup += thead
-    tgroup += tbody
-    row = nodes.row()
-    for h in header:
-        row += nodes.entry("", nodes.paragraph(text=h))
-    thead += row
-    for cells in rows:
-        row = nodes.row()
-        for cell in cells:
-            entry = nodes.entry()
-            entry += cell if isinstance(cell, nodes.Node) else nodes.paragraph(text=str(cell))
-            row += entry
-        tbody += row
-    return table
+    return docutils_table(header, rows, classes=classes)
 
 
 def _doclink(fromdoc: str, todoc: str, text: str) -> nodes.paragraph:

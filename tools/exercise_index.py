@@ -154,29 +154,9 @@ def problems(rows: list[dict] | None = None) -> list[str]:
 
 
 def _table(headers, rows, widths):
-    from docutils import nodes
+    from sphinx_tables import docutils_table
 
-    table = nodes.table(classes=["exercise-index"])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for w in widths:
-        group += nodes.colspec(colwidth=w)
-    head = nodes.thead()
-    group += head
-    row = nodes.row()
-    for h in headers:
-        row += nodes.entry("", nodes.paragraph(text=h))
-    head += row
-    body = nodes.tbody()
-    group += body
-    for cells in rows:
-        row = nodes.row()
-        for c in cells:
-            entry = nodes.entry()
-            entry += c if isinstance(c, nodes.Node) else nodes.paragraph(text=str(c))
-            row += entry
-        body += row
-    return table
+    return docutils_table(headers, rows, classes=["exercise-index"], widths=widths)
 
 
 def _link(label: str, text: str, linked: bool = True):

@@ -25,8 +25,9 @@ Also (issue 20): every chapter ends with its provenance line (a version and a de
 animation and slider sweep (``sgdnoise.animation``) renders, does not play by itself, and its
 step / play / slider controls change the frame shown; no display formula and no code cell is wider
 than the article column (it scrolls inside its own block), at 1280 px and at a 390-px phone
-width, with phone screenshots in ``_build/screenshots/phone/``; and the players stay within their
-size budget.
+width, with phone screenshots in ``_build/screenshots/phone/``; at 1280 px every code line fits its
+cell without scrolling (the notebooks' code is written to 88 columns; at the phone width it scrolls
+inside the cell); and the players stay within their size budget.
 
 Without chromium or chromedriver the whole module is skipped, with the reason.
 """
@@ -299,7 +300,16 @@ return [...document.querySelectorAll('.sgdnoise-player')].map(p => {
 # column; a block whose content is wider must scroll inside itself (overflow-x auto/scroll).
 LAYOUT_JS = """
 const col = (document.querySelector('article.bd-article') || document.querySelector('article')).getBoundingClientRect();
-const out = {column: col.width, page: document.documentElement.scrollWidth, window: window.innerWidth, bad: [], checked: 0};
+const out = {column: col.width, page: document.documentElement.scrollWidth, window: window.innerWidth, bad: [], checked: 0,
+             codeScrolls: [], codeChecked: 0};
+document.querySelectorAll('div.cell_input pre').forEach(e => {
+  if (e.getBoundingClientRect().width === 0) return;
+  out.codeChecked += 1;
+  if (e.scrollWidth > e.clientWidth + 1) {
+    const line = e.textContent.split(String.fromCharCode(10)).reduce((a, b) => b.length > a.length ? b : a, '');
+    out.codeScrolls.push(`code cell needs ${e.scrollWidth} px in ${e.clientWidth} px; longest line (${line.length} columns): ${line.trim().slice(0, 60)}`);
+  }
+});
 document.querySelectorAll('mjx-container[display="true"], div.math, div.cell pre, div.highlight pre').forEach(e => {
   const r = e.getBoundingClientRect();
   if (r.width === 0) return;
@@ -504,6 +514,12 @@ def test_math_and_code_stay_in_the_column(page, width, browser, server):
         if state["checked"] == 0 and (ROOT / page).with_suffix(".ipynb").exists():
             problems.append("no display formula or code cell found (selectors out of date?)")
         problems += state["bad"]
+        if width == 1280:
+            # On a desktop window the code must fit without scrolling: the notebooks' code is written
+            # to 88 columns (tests/test_notebook_style.py); on a phone it scrolls inside its cell.
+            if state["codeChecked"] == 0 and (ROOT / page).with_suffix(".ipynb").exists():
+                problems.append("no visible code cell found (selector div.cell_input pre out of date?)")
+            problems += state["codeScrolls"]
         if state["page"] > state["window"] + 1:
             problems.append(f"the page scrolls sideways: {state['page']} px of content in a {state['window']} px window")
         if width == 390:
