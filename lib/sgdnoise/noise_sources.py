@@ -82,7 +82,7 @@ def augment_digits(X: torch.Tensor, max_shift: float = 1.0, max_rotation: float 
     outside the image take the value of the nearest border pixel (``padding="border"``) or 0
     (``padding="zeros"``). ``max_shift = max_rotation = 0`` returns ``X`` unchanged (up to
     rounding). Apply it to *raw* intensities, whose background is 0, with ``padding="zeros"``,
-    and standardize afterwards (:func:`sgdnoise.engineering.augment_standardized`): on
+    and standardize afterwards (:func:`sgdnoise.data.augment_standardized`): on
     pixel-by-pixel standardized images a value scaled by one pixel's statistics would land at
     another pixel, and the background would not stay background.
 
