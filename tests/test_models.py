@@ -198,3 +198,17 @@ def test_replace_head():
         replace_head(m, 0)
     with pytest.raises(ValueError, match="model"):
         replace_head(make_model("logistic", 4, 2, device="cpu"), 2)
+
+
+def test_set_flat_params_copies_the_vector():
+    # The model must not share memory with the vector it was set from: training in place after
+    # set_flat_params(model, w0) must leave w0 as it was (a restart from w0 sees the same point).
+    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
+    w0 = get_flat_params(m).clone()
+    ref = w0.clone()
+    set_flat_params(m, w0)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)
+    assert torch.equal(w0, ref)
+    assert torch.equal(get_flat_params(m), ref + 1.0)

@@ -165,7 +165,8 @@ def get_flat_params(model: nn.Module) -> torch.Tensor:
 def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
     """Write a vector of length d (as from :func:`get_flat_params`) back into ``model``.
 
-    ``torch.nn.utils.vector_to_parameters``, after checking the length and that it is finite.
+    ``torch.nn.utils.vector_to_parameters`` of a copy of ``flat`` (after checking its length and
+    that it is finite): later in-place updates of the model never write into ``flat``.
 
     Examples
     --------
@@ -181,7 +182,7 @@ def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
                          f"{'shape ' + str(tuple(flat.shape)) if isinstance(flat, torch.Tensor) else type(flat).__name__}")
     check_finite("flat", flat)
     with torch.no_grad():
-        vector_to_parameters(flat.to(dtype=params[0].dtype, device=params[0].device), params)
+        vector_to_parameters(flat.detach().to(dtype=params[0].dtype, device=params[0].device).clone(), params)
 
 
 def replace_head(model: nn.Module, n_classes: int, generator: torch.Generator | None = None) -> nn.Module:
