@@ -2,17 +2,21 @@ import numpy as np
 import pytest
 import torch
 
-from sgdnoise.bayes import (linear_regression_posterior, mandt_learning_rate,
-                            sgd_stationary_covariance_linear_regression,
-                            sgd_chains_linear_regression, sgld_chains_linear_regression)
-from sgdnoise.covariance import least_squares_gradient_covariance
+from sgdnoise.bayes import linear_regression_posterior, mandt_learning_rate, sgld_chains
 from sgdnoise.data import make_linear_regression
+from sgdnoise.leastsquares import LeastSquares
 from sgdnoise.theory import lyapunov_covariance_discrete
+from sgdnoise.covariance import least_squares_gradient_covariance
+
+
+def ls_cov(X, y, w) -> np.ndarray:
+    """Σ of least squares at w, as a NumPy array (the library gives a tensor for tensor data)."""
+    return np.asarray(least_squares_gradient_covariance(X, y, w))
 
 
 @pytest.fixture(scope="module")
 def problem():
-    p = make_linear_regression(300, 2, noise=0.5, seed=0, device="cpu")
+    p = make_linear_regression(300, 2, noise=0.5, generator=np.random.default_rng(0), device="cpu")
     X = p.X * torch.tensor([1.0, 0.5], dtype=torch.float64)
     return X, p.y
 
@@ -23,30 +27,40 @@ def cov_z(samples, S):
     return np.abs((np.cov(samples.T) - S) / se).max()
 
 
-def test_posterior_matches_normal_equations(problem):
+def test_noise_covariance_is_hessian_shaped_at_the_optimum(problem):
     X, y = problem
-    m, C = linear_regression_posterior(X, y, 0.25)
-    Xn = X.numpy()
-    np.testing.assert_allclose(m, np.linalg.lstsq(Xn, y.numpy(), rcond=None)[0], rtol=1e-10)
-    np.testing.assert_allclose(np.linalg.inv(C), Xn.T @ Xn / 0.25, rtol=1e-10)
-
-
-def test_sgd_chains_match_the_discrete_lyapunov_covariance(problem):
-    X, y = problem
-    m, _ = linear_regression_posterior(X, y, 0.25)
-    A = X.numpy().T @ X.numpy() / X.shape[0]
-    Sig = least_squares_gradient_covariance(X.numpy(), y.numpy(), m)
-    lr, B, n = 0.2, 5, 4000
-    w = sgd_chains_linear_regression(X, y, lr, B, n, 300, torch.as_tensor(m), generator=torch.Generator().manual_seed(0))
-    assert cov_z(w.numpy(), lyapunov_covariance_discrete(lr, A, Sig, B)) < 5
+    Xn, yn = X.numpy(), y.numpy()
+    N = len(yn)
+    m, _ = linear_regression_posterior(LeastSquares(X, y), 0.25)
+    Sig = ls_cov(X, y, m)
+    # Exact: at the least-squares optimum the mean gradient is 0, so Sigma = (1/N) sum_i r_i^2 x_i x_i^T,
+    # summed here example by example.
+    r = yn - Xn @ m
+    exact = sum(ri ** 2 * np.outer(xi, xi) for xi, ri in zip(Xn, r)) / N
+    np.testing.assert_allclose(Sig, exact, rtol=1e-12, atol=1e-15 * np.abs(exact).max())
+    # Away from the optimum the mean gradient G is subtracted: (1/N) sum_i (g_i - G)(g_i - G)^T, by a loop.
+    w = m + np.array([0.3, -0.5])
+    g = [-xi * (yi - xi @ w) for xi, yi in zip(Xn, yn)]
+    G = sum(g) / N
+    np.testing.assert_allclose(ls_cov(X, y, w), sum(np.outer(gi - G, gi - G) for gi in g) / N,
+                               rtol=1e-12, atol=1e-15)
+    # "Hessian-shaped": Sigma - s^2 A = (1/N) sum_i (r_i^2 - s^2) x_i x_i^T is a mean of N terms;
+    # each entry within 5 of its standard errors (the sample sd of those terms over sqrt N), which
+    # is 10-15 % of s^2 A's diagonal here: a Sigma off by a factor 2 (a lost 1/2) would fail.
+    s2 = float(np.mean(r ** 2))
+    A = Xn.T @ Xn / N
+    terms = (r ** 2 - s2)[:, None, None] * Xn[:, :, None] * Xn[:, None, :]
+    se = terms.std(0, ddof=1) / np.sqrt(N)
+    assert np.all(np.abs(Sig - s2 * A) < 5 * se), (Sig, s2 * A, se)
 
 
 def test_sgld_approaches_the_posterior(problem):
     X, y = problem
     N, s2 = X.shape[0], 0.25
-    m, C = linear_regression_posterior(X, y, s2)
+    m, C = linear_regression_posterior(LeastSquares(X, y), s2)
     eps, B, n = 2 * 0.004 * s2 / N, 30, 1000      # learning rate 0.004: minibatch noise ~2% of injected
-    w = sgld_chains_linear_regression(X, y, eps, s2, B, n, 2500, torch.as_tensor(m), generator=torch.Generator().manual_seed(1))
+    w = sgld_chains(LeastSquares(X, y), lr=eps, noise_var=s2, batch_size=B, n_chains=n, n_steps=2500,
+                    w0=torch.as_tensor(m), generator=torch.Generator().manual_seed(1))
     A = X.numpy().T @ X.numpy() / N
     lr = eps * N / (2 * s2)
     S = lyapunov_covariance_discrete(lr, A, least_squares_gradient_covariance(X.numpy(), y.numpy(), m) + eps * B / lr ** 2 * np.eye(2), B)
@@ -57,13 +71,13 @@ def test_sgld_approaches_the_posterior(problem):
 def test_bad_inputs(problem):
     X, y = problem
     with pytest.raises(ValueError, match="noise_var"):
-        linear_regression_posterior(X, y, 0.0)
+        linear_regression_posterior(LeastSquares(X, y), 0.0)
+    with pytest.raises(ValueError, match="problem"):
+        linear_regression_posterior(X, 0.25)
     with pytest.raises(ValueError, match="lr"):
-        sgd_chains_linear_regression(X, y, -1.0, 5, 10, 10, torch.zeros(2))
-    with pytest.raises(ValueError, match="inject_var"):
-        sgd_chains_linear_regression(X, y, 0.1, 5, 10, 10, torch.zeros(2), inject_var=-1.0)
-    with pytest.raises(ValueError, match="step_size"):
-        sgld_chains_linear_regression(X, y, 0.0, 0.25, 5, 10, 10, torch.zeros(2))
+        sgld_chains(LeastSquares(X, y), lr=0.0, noise_var=0.25, batch_size=5, n_chains=10, n_steps=10, w0=torch.zeros(2))
+    with pytest.raises(ValueError, match="noise_var"):
+        sgld_chains(LeastSquares(X, y), lr=0.1, noise_var=0.0, batch_size=5, n_chains=10, n_steps=10, w0=torch.zeros(2))
     with pytest.raises(ValueError, match="batch_size"):
         mandt_learning_rate(np.eye(2), 10, 20)
 
@@ -105,50 +119,14 @@ def test_mandt_rate_on_the_regression_problem_by_brute_force(problem):
     # at the optimum; the KL-minimizing rate found numerically (about 0.11 here).
     X, y = problem
     N, B = X.shape[0], 10
-    m, _ = linear_regression_posterior(X, y, 0.25)
-    Sig = least_squares_gradient_covariance(X.numpy(), y.numpy(), m)
+    m, _ = linear_regression_posterior(LeastSquares(X, y), 0.25)
+    Sig = ls_cov(X, y, m)
     A = X.numpy().T @ X.numpy() / N
     tau = float(np.mean((y.numpy() - X.numpy() @ m) ** 2))
     best = _kl_minimizing_rate(A, Sig, N, B, tau)
     assert mandt_learning_rate(Sig, N, B, temperature=tau) == pytest.approx(best, rel=1e-4)
 
 
-def test_exact_sgd_covariance_reduces_to_lyapunov_without_state_dependence():
-    # x_i = +-1 in 1-D: M_i = 1 for every example, so the noise does not depend on w.
-    X = np.array([[1.0], [-1.0], [1.0], [-1.0], [1.0]])
-    y = np.array([0.3, -1.2, 2.0, 0.1, -0.4])
-    w_hat = np.linalg.lstsq(X, y, rcond=None)[0]
-    Sig = least_squares_gradient_covariance(X, y, w_hat)
-    for lr, B in [(0.3, 1), (1.7, 3)]:
-        np.testing.assert_allclose(sgd_stationary_covariance_linear_regression(X, y, lr, B),
-                                   lyapunov_covariance_discrete(lr, [[1.0]], Sig, B), rtol=1e-12)
-
-
-def test_exact_sgd_covariance_matches_simulation_where_lyapunov_fails(problem):
-    # At eta = 0.5, B = 2 the state-dependent noise makes the variances 1.7x and 1.4x the
-    # Lyapunov values; the chains must match the exact covariance. The s.e. of each entry is the
-    # empirical one of the products d_i d_j (the law is not Gaussian): with 10 000 chains it is
-    # 2-3 % of the entry, so 5 s.e. detects a 10-15 % error; the Lyapunov values are off by 36-72 %.
-    X, y = problem
-    m, _ = linear_regression_posterior(X, y, 0.25)
-    lr, B, n = 0.5, 2, 10_000
-    S = sgd_stationary_covariance_linear_regression(X, y, lr, B)
-    w = sgd_chains_linear_regression(X, y, lr, B, n, 600, torch.as_tensor(m), generator=torch.Generator().manual_seed(2)).numpy()
-    d = w - m
-    prod = np.stack([d[:, 0] ** 2, d[:, 1] ** 2, d[:, 0] * d[:, 1]], 1)
-    mean, se = prod.mean(0), prod.std(0, ddof=1) / np.sqrt(n)
-    ref = np.array([S[0, 0], S[1, 1], S[0, 1]])
-    assert np.all(np.abs(mean - ref) < 5 * se)
-    A = X.numpy().T @ X.numpy() / X.shape[0]
-    L = lyapunov_covariance_discrete(lr, A, least_squares_gradient_covariance(X.numpy(), y.numpy(), m), B)
-    assert np.all(np.abs(mean[:2] - np.diag(L)) > 5 * se[:2])       # the Lyapunov value is rejected
-
-
-def test_exact_sgd_covariance_bad_inputs(problem):
-    X, y = problem
-    with pytest.raises(ValueError, match="lr"):
-        sgd_stationary_covariance_linear_regression(X, y, 5.0, 1)
-    with pytest.raises(ValueError, match="inject_var"):
-        sgd_stationary_covariance_linear_regression(X, y, 0.1, 1, inject_var=-1.0)
+def test_mandt_bad_temperature():
     with pytest.raises(ValueError, match="temperature"):
         mandt_learning_rate(np.eye(2), 10, 2, temperature=0.0)

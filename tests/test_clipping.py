@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sgdnoise.clipping import clip_by_norm, clip_per_example, clipped_mean
+from sgdnoise.clipping import clip_by_norm, clip_per_example
 
 
 def test_clipping_projects_onto_the_ball():
@@ -18,14 +18,6 @@ def test_clipping_projects_onto_the_ball():
     cos = (out * g).sum(1) / (new * norms)
     assert torch.allclose(cos, torch.ones_like(cos))                 # direction kept
     assert torch.allclose(clip_by_norm(g[0], c), out[0])
-
-
-def test_per_example_vs_per_batch():
-    g = torch.tensor([[4.0, 0.0], [0.0, 0.0], [-4.0, 0.0]])
-    assert torch.equal(clipped_mean(g, 1.0, per_example=True), torch.zeros(2))
-    g = torch.tensor([[4.0, 0.0], [0.0, 0.0]])
-    assert torch.allclose(clipped_mean(g, 1.0), torch.tensor([0.5, 0.0]))
-    assert torch.allclose(clipped_mean(g, 1.0, per_example=False), torch.tensor([1.0, 0.0]))
 
 
 def test_clipped_cauchy_mean_has_the_predicted_finite_variance():

@@ -38,7 +38,7 @@ def gen(seed):
 
 @pytest.fixture(scope="module")
 def ls_problem():
-    p = make_linear_regression(300, 2, noise=0.5, seed=0, device="cpu")
+    p = make_linear_regression(300, 2, noise=0.5, generator=np.random.default_rng(0), device="cpu")
     return p.X * torch.tensor([1.0, 0.5], dtype=torch.float64), p.y
 
 
@@ -325,3 +325,27 @@ def test_measured_variance_uses_a_fresh_generator_for_none(aniso):
 def test_bad_inputs_name_the_parameter(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+def test_augmentation_noise_split_is_the_law_of_total_variance():
+    from sgdnoise.covariance import augmentation_noise_split
+
+    g = torch.Generator().manual_seed(0)
+    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
+    X, y = torch.randn(40, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (40,), generator=g)
+    # the same draws computed directly: pooled covariance of all N*M gradients (divisor N*M)
+    gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    s = augmentation_noise_split(m, F.cross_entropy, X, y,
+                                 lambda x: x + 0.3 * torch.randn(x.shape, generator=gen_a, dtype=x.dtype), 4)
+    G = torch.stack([per_example_grads(m, F.cross_entropy, X + 0.3 * torch.randn(X.shape, generator=gen_b, dtype=X.dtype), y)
+                     for _ in range(4)])                                   # (M, N, d)
+    pooled = float((G - G.mean((0, 1))).square().sum(-1).mean())
+    within = float((G - G.mean(0)).square().sum(-1).sum(0).mean() / 3)
+    assert math.isclose(s["total"], pooled, rel_tol=1e-10) and math.isclose(s["within"], within, rel_tol=1e-10)
+    assert s["within"] > 0
+    # no augmentation: nothing within, and between is the plain tr Sigma
+    s0 = augmentation_noise_split(m, F.cross_entropy, X, y, lambda x: x, 2)
+    assert abs(s0["within"]) < 1e-12
+    assert math.isclose(s0["between"], trace_covariance(per_example_grads(m, F.cross_entropy, X, y)), rel_tol=1e-9)
+    with pytest.raises(ValueError, match="draws"):
+        augmentation_noise_split(m, F.cross_entropy, X, y, lambda x: x, 1)

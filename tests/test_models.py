@@ -2,8 +2,10 @@ from contextlib import contextmanager
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from sgdnoise.models import MLP, LogisticRegression, count_parameters, get_flat_params, make_model, set_flat_params
+from sgdnoise.models import (MLP, LogisticRegression, count_parameters, get_flat_params, make_model, replace_head,
+                             set_flat_params, smoothed_cross_entropy)
 
 
 def test_parameter_counts():
@@ -157,3 +159,56 @@ def test_make_model_activation():
         _make("logistic", 5, 3, device="cpu", activation="tanh")
     with pytest.raises(ValueError, match="activation"):
         _make("mlp", 5, 3, device="cpu", activation="sigmoid")
+
+
+def test_label_smoothing_loss_values():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1])
+    eps = 0.2
+    logp = torch.log_softmax(logits, 1)
+    by_hand = ((1 - eps) * -logp[torch.arange(2), y] + eps * (-logp).mean(1)).mean()
+    assert torch.allclose(smoothed_cross_entropy(eps)(logits, y), by_hand, atol=1e-12)
+    assert torch.allclose(smoothed_cross_entropy(0.0)(logits, y), F.cross_entropy(logits, y), atol=1e-12)
+    # Its minimum over the logits is at p = (1 - eps) e_y + eps / K, not at a one-hot p.
+    target = torch.tensor([[1 - eps + eps / 3, eps / 3, eps / 3]], dtype=torch.float64)
+    best = smoothed_cross_entropy(eps)(target.log(), torch.tensor([0]))
+    entropy = -(target * target.log()).sum()
+    assert torch.allclose(best, entropy, atol=1e-12)
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0])
+def test_label_smoothing_bad_epsilon(eps):
+    with pytest.raises(ValueError, match="epsilon"):
+        smoothed_cross_entropy(eps)
+
+
+def test_replace_head():
+    m = make_model("mlp", 64, 5, hidden=(16,), device="cpu")
+    body = m.net[0].weight.detach().clone()
+    state = torch.random.get_rng_state()
+    replace_head(m, 3, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(torch.random.get_rng_state(), state)    # the global RNG is not consumed
+    assert torch.equal(m.net[0].weight, body) and tuple(m(torch.zeros(2, 64)).shape) == (2, 3)
+    # the head: seeded (same seed, same head; another seed, another) and uniform on +-1/sqrt(16)
+    head = m.net[-1].weight.detach().clone()
+    assert torch.equal(replace_head(m, 3, generator=torch.Generator().manual_seed(1)).net[-1].weight, head)
+    assert not torch.equal(replace_head(m, 3, generator=torch.Generator().manual_seed(2)).net[-1].weight, head)
+    assert float(head.abs().max()) <= 0.25 and float(head.abs().max()) > 0.15
+    with pytest.raises(ValueError, match="n_classes"):
+        replace_head(m, 0)
+    with pytest.raises(ValueError, match="model"):
+        replace_head(make_model("logistic", 4, 2, device="cpu"), 2)
+
+
+def test_set_flat_params_copies_the_vector():
+    # The model must not share memory with the vector it was set from: training in place after
+    # set_flat_params(model, w0) must leave w0 as it was (a restart from w0 sees the same point).
+    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
+    w0 = get_flat_params(m).clone()
+    ref = w0.clone()
+    set_flat_params(m, w0)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)
+    assert torch.equal(w0, ref)
+    assert torch.equal(get_flat_params(m), ref + 1.0)

@@ -4,7 +4,8 @@ import math
 
 import pytest
 import torch
-from sgdnoise.perturbations import augment_digits, flip_labels
+from sgdnoise.data import feature_statistics, load_digits
+from sgdnoise.perturbations import augment_digits, augment_standardized, flip_labels
 
 
 def test_flip_labels_changes_exactly_the_fraction_to_other_classes():
@@ -98,3 +99,24 @@ def test_augment_zero_padding_loses_exactly_the_shifted_out_mass():
 def test_augment_bad_padding():
     with pytest.raises(ValueError, match="padding"):
         augment_digits(torch.zeros(3, 64), padding="reflect")
+
+
+def test_augment_standardized_acts_on_the_raw_pixels():
+    raw = load_digits(device="cpu", standardize=False).X_train[:50].double()
+    mean, std = feature_statistics(raw)
+    z = (raw - mean) / std
+    # identity without shift or rotation
+    assert torch.allclose(augment_standardized(z, mean, std, None, 0.0, 0.0), z, atol=1e-10)
+    # the same as augmenting the raw pixels with zero padding, then standardizing
+    a = augment_standardized(z, mean, std, torch.Generator().manual_seed(5))
+    b = (augment_digits(raw, generator=torch.Generator().manual_seed(5), padding="zeros") - mean) / std
+    assert torch.allclose(a, b, atol=1e-10)
+    # a blank image stays blank: its standardized value -mean/std at every pixel, whatever the draw
+    blank = ((torch.zeros(3, 64, dtype=torch.float64) - mean) / std)
+    assert torch.allclose(augment_standardized(blank, mean, std, torch.Generator().manual_seed(6)), blank, atol=1e-10)
+    # ... which augmenting the standardized pixels directly (border padding) does not keep
+    assert not torch.allclose(augment_digits(blank, generator=torch.Generator().manual_seed(6)), blank, atol=1e-3)
+    with pytest.raises(ValueError, match="mean and std"):
+        augment_standardized(z, mean[:10], std)
+    with pytest.raises(ValueError, match="std"):
+        augment_standardized(z, mean, torch.zeros(64, dtype=torch.float64))

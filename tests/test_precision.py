@@ -33,7 +33,7 @@ def test_precision_floor_against_exact_arithmetic():
     # measured 1.27 times the exact value (1.14-1.55 over three seeds), so a factor-2 window on
     # each side. The old check, eps|X||y|/n times 1e-2 to 10 with no lower bound for float64,
     # let a zero through.
-    p = make_linear_regression(2000, 20, device="cpu")
+    p = make_linear_regression(2000, 20, generator=np.random.default_rng(0), device="cpu")
     exact = {dt: _exact_gradient_norm(*(t.to(dt).double().numpy() for t in (p.X, p.y, p.w_opt)))
              for dt in (torch.float64, torch.float32)}
     assert abs(precision_floor(p, torch.float64) / exact[torch.float64] - 1) < 0.1
@@ -63,7 +63,7 @@ def test_precision_floor_against_the_input_rounding_model():
     # random-rounding model (which omits the rounding inside the products); a floor scaled by
     # sqrt(n) = 45 (the old docstring's eps |X||y|/sqrt(n)) or by an epsilon ratio fails this.
     from sgdnoise.precision import input_rounding_floor
-    p = make_linear_regression(2000, 20, device="cpu")
+    p = make_linear_regression(2000, 20, generator=np.random.default_rng(0), device="cpu")
     for dt in (torch.float32, torch.float16, torch.bfloat16):
         model = np.median(input_rounding_floor(p, dt, 100, generator=torch.Generator().manual_seed(0)))
         assert 1 / 3 < precision_floor(p, dt) / model < 3, dt
@@ -75,4 +75,4 @@ def test_precision_floor_against_the_input_rounding_model():
 
 def test_precision_floor_bad_dtype():
     with pytest.raises(ValueError, match="dtype"):
-        precision_floor(make_linear_regression(20, 2, device="cpu"), torch.int64)
+        precision_floor(make_linear_regression(20, 2, generator=np.random.default_rng(0), device="cpu"), torch.int64)

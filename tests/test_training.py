@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sgdnoise.data import load_digits, make_linear_regression, make_logistic_regression
+from sgdnoise.data import load_digits, make_linear_regression
 from sgdnoise.models import get_flat_params, make_model
-from sgdnoise.training import History, accuracy, constant_lr, minimize_full_batch, objective, train_sgd
+from sgdnoise.schedules import injection_variance, step_batch_size
+from sgdnoise.training import History, ParameterTrace, accuracy, minimize_full_batch, objective, train_sgd
 
 
 def half_mse(out, t):
@@ -29,7 +30,7 @@ def gen(seed=0):
 
 def test_full_batch_steps_follow_the_closed_form():
     # Gradient descent on L(w) = |Xw - y|^2 / (2n): w_t - w* = (I - eta H)^t (w_0 - w*), H = X^T X / n.
-    p = make_linear_regression(80, 4, seed=3, device="cpu")
+    p = make_linear_regression(80, 4, generator=np.random.default_rng(3), device="cpu")
     m, eta, t = linear_model(4), 0.3, 25
     h = train_sgd(m, half_mse, p.X, p.y, lr=eta, batch_size=80, epochs=t)
     H = p.X.T @ p.X / 80
@@ -40,14 +41,14 @@ def test_full_batch_steps_follow_the_closed_form():
 
 
 def test_sgd_with_decaying_steps_converges_to_the_optimum():
-    p = make_linear_regression(200, 3, noise=0.5, seed=4, device="cpu")
+    p = make_linear_regression(200, 3, noise=0.5, generator=np.random.default_rng(4), device="cpu")
     m = linear_model(3)
     train_sgd(m, half_mse, p.X, p.y, lr=lambda s: 0.5 / (1 + s / 50), batch_size=4, epochs=200, generator=gen(1))
     assert (m.weight.detach().squeeze(0) - p.w_opt).norm() < 0.02 * p.w_opt.norm()
 
 
 def test_sum_reduction_with_scaled_lr_reproduces_mean():
-    p = make_linear_regression(60, 3, seed=5, device="cpu")
+    p = make_linear_regression(60, 3, generator=np.random.default_rng(5), device="cpu")
     a, b = linear_model(3), linear_model(3)
     ha = train_sgd(a, half_mse, p.X, p.y, lr=0.1, batch_size=12, epochs=3, generator=gen(2))
     hb = train_sgd(b, half_mse, p.X, p.y, lr=0.1 / 12, batch_size=12, epochs=3, reduction="sum", generator=gen(2))
@@ -72,7 +73,7 @@ def test_history_records_evaluations_and_time():
 
 
 def test_fractional_epochs_and_schedule_values():
-    p = make_linear_regression(40, 2, device="cpu")
+    p = make_linear_regression(40, 2, generator=np.random.default_rng(0), device="cpu")
     h = train_sgd(linear_model(2), half_mse, p.X, p.y, lr=lambda s: 0.1 / (s + 1), batch_size=10, epochs=1.5,
                   generator=gen())
     assert len(h.step_loss) == 6
@@ -81,31 +82,38 @@ def test_fractional_epochs_and_schedule_values():
 
 @pytest.mark.parametrize("sampler", ["shuffle", "fixed", "replacement"])
 def test_samplers_reproducible(sampler):
-    p = make_linear_regression(30, 2, device="cpu")
+    p = make_linear_regression(30, 2, generator=np.random.default_rng(0), device="cpu")
     runs = [train_sgd(linear_model(2), half_mse, p.X, p.y, lr=0.1, batch_size=4, epochs=2, sampler=sampler,
                       generator=gen(9)).step_loss for _ in range(2)]
     assert np.array_equal(runs[0], runs[1])
 
 
 def test_divergence_is_detected_and_recorded():
-    p = make_linear_regression(50, 3, device="cpu")
+    p = make_linear_regression(50, 3, generator=np.random.default_rng(0), device="cpu")
     h = train_sgd(linear_model(3), half_mse, p.X, p.y, lr=10.0, batch_size=50, epochs=500)
     assert math.isinf(h.final_loss) and len(h.step_loss) < 500
 
 
-def test_minimize_full_batch_matches_newton_optimum():
-    p = make_logistic_regression(300, 4, l2=0.01, seed=6, device="cpu")
+def test_minimize_full_batch_matches_scipy():
+    # L2-regularized logistic regression: L-BFGS in torch against scipy's BFGS on the same objective.
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(6)
+    Xn = rng.standard_normal((300, 4))
+    yn = (rng.random(300) < 1 / (1 + np.exp(-Xn @ rng.standard_normal(4)))).astype(float)
+    X, y = torch.as_tensor(Xn), torch.as_tensor(yn)
     m = linear_model(4)
     bce = lambda out, t: F.binary_cross_entropy_with_logits(out.squeeze(1), t)  # noqa: E731
-    value = minimize_full_batch(m, bce, p.X, p.y, l2=0.01)
-    assert torch.allclose(m.weight.detach().squeeze(0), p.w_opt, atol=1e-7)
-    assert value == pytest.approx(objective(m, bce, p.X, p.y, l2=0.01))
+    value = minimize_full_batch(m, bce, X, y, l2=0.01)
 
+    def f(v):
+        z = Xn @ v
+        return np.mean(np.logaddexp(0, z) - yn * z) + 0.005 * v @ v
 
-def test_constant_lr():
-    assert constant_lr(0.3)(1000) == 0.3
-    with pytest.raises(ValueError, match="lr"):
-        constant_lr(0)
+    ref = minimize(f, np.zeros(4), method="BFGS", options={"gtol": 1e-10}).x
+    assert np.allclose(m.weight.detach().squeeze(0).numpy(), ref, atol=1e-6)
+    assert value == pytest.approx(objective(m, bce, X, y, l2=0.01))
+    assert value == pytest.approx(f(ref), rel=1e-10)
 
 
 @pytest.mark.parametrize("kwargs, word", [
@@ -113,6 +121,7 @@ def test_constant_lr():
     (dict(lr=lambda s: -1.0), "lr"),
     (dict(batch_size=0), "batch_size"),
     (dict(batch_size=41), "batch_size"),
+    (dict(batch_size=lambda t: 0), "batch_size"),
     (dict(epochs=0), "epochs"),
     (dict(reduction="max"), "reduction"),
     (dict(sampler="sorted"), "sampler"),
@@ -120,14 +129,14 @@ def test_constant_lr():
     (dict(evals_per_epoch=0), "evals_per_epoch"),
 ])
 def test_bad_arguments_name_the_parameter(kwargs, word):
-    p = make_linear_regression(40, 2, device="cpu")
+    p = make_linear_regression(40, 2, generator=np.random.default_rng(0), device="cpu")
     args = dict(lr=0.1, batch_size=4, epochs=1) | kwargs
     with pytest.raises(ValueError, match=word):
         train_sgd(linear_model(2), half_mse, p.X, p.y, **args)
 
 
 def test_nan_data_rejected():
-    p = make_linear_regression(40, 2, device="cpu")
+    p = make_linear_regression(40, 2, generator=np.random.default_rng(0), device="cpu")
     X = p.X.clone()
     X[5, 0] = float("nan")
     with pytest.raises(ValueError, match="X contains NaN"):
@@ -164,7 +173,6 @@ def test_transform_switch_is_applied_to_every_batch():
 def test_gradient_noise_injection_variance_matches_schedule():
     # Zero data: the loss gradient vanishes, so w_T = -eta * sum_t sigma_t xi_t exactly and every
     # coordinate has variance eta^2 * sum_t c / (1 + t)^gamma (Neelakantan et al. 2015).
-    from sgdnoise.engineering import injection_variance
     d, n, eta, c, gamma, steps = 4000, 8, 0.5, 0.3, 0.55, 20
     m = linear_model(d)
     X, y = torch.zeros(n, d, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
@@ -178,7 +186,7 @@ def test_gradient_noise_injection_variance_matches_schedule():
 
 
 def test_gradient_noise_off_by_default_and_bad_values():
-    p = make_linear_regression(40, 3, seed=0, device="cpu")
+    p = make_linear_regression(40, 3, generator=np.random.default_rng(0), device="cpu")
     a, b = linear_model(3), linear_model(3)
     train_sgd(a, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=1, generator=gen(0))
     train_sgd(b, half_mse, p.X, p.y, lr=0.1, batch_size=8, epochs=1, generator=gen(0), grad_noise=0.0)
@@ -193,7 +201,7 @@ def test_gradient_noise_off_by_default_and_bad_values():
 
 def test_clip_norm_limits_the_step():
     # One full-batch step from w = 0 with a gradient of norm >> c moves w by exactly eta * c along -G.
-    p = make_linear_regression(50, 5, seed=2, device="cpu")
+    p = make_linear_regression(50, 5, generator=np.random.default_rng(2), device="cpu")
     y = p.y * 1e3
     m, eta, c = linear_model(5), 0.1, 0.25
     G = -(p.X.T @ y) / 50
@@ -204,7 +212,7 @@ def test_clip_norm_limits_the_step():
 
 
 def test_callback_sees_every_batch_before_the_update_and_changes_nothing():
-    p = make_linear_regression(40, 3, seed=5, device="cpu")
+    p = make_linear_regression(40, 3, generator=np.random.default_rng(5), device="cpu")
     seen = []
 
     def callback(step, model, xb, yb):
@@ -219,7 +227,7 @@ def test_callback_sees_every_batch_before_the_update_and_changes_nothing():
 
 
 def test_callback_must_be_callable():
-    p = make_linear_regression(20, 2, seed=0, device="cpu")
+    p = make_linear_regression(20, 2, generator=np.random.default_rng(0), device="cpu")
     with pytest.raises(ValueError, match="callback"):
         train_sgd(linear_model(2), half_mse, p.X, p.y, lr=0.1, batch_size=4, epochs=1, callback=3)
 
@@ -267,3 +275,41 @@ def test_eval_mode_false_evaluates_in_training_mode():
     assert h.eval_test_loss[-1] == pytest.approx(loss_train_mode, rel=1e-6)
     with pytest.raises(ValueError, match="eval_mode"):
         train_sgd(m, F.cross_entropy, Xt, yt, lr=0.1, batch_size=5, epochs=1, eval_mode="yes")
+
+
+def test_batch_size_schedule_drives_the_loop():
+    # Smith et al.'s "grow B": 4 steps of 5 examples, then batches of 20 (the epoch's rest re-cut at
+    # the new size). With sampler="fixed" the batches are consecutive rows, so each update is a known
+    # gradient step, recomputed here from the closed form on the same rows.
+    p = make_linear_regression(40, 3, generator=np.random.default_rng(7), device="cpu")
+    m, eta = linear_model(3), 0.1
+    h = train_sgd(m, half_mse, p.X, p.y, lr=eta, batch_size=step_batch_size(5, 4, [4]), epochs=2, sampler="fixed")
+    assert h.step_batch_size.tolist() == [5, 5, 5, 5, 20, 20, 20]   # epoch 1: 4 x 5 + 20, epoch 2: 2 x 20
+    assert h.steps_per_epoch == 8 and h.eval_step.tolist() == [0, 5, 7]
+    w = torch.zeros(3, dtype=torch.float64)
+    for rows in [range(0, 5), range(5, 10), range(10, 15), range(15, 20), range(20, 40), range(0, 20), range(20, 40)]:
+        Xb, yb = p.X[list(rows)], p.y[list(rows)]
+        w = w - eta * Xb.T @ (Xb @ w - yb) / len(rows)
+    assert torch.allclose(m.weight.detach().squeeze(0), w, atol=1e-13)
+    # a constant schedule is the same run as the number
+    a, b = linear_model(3), linear_model(3)
+    ha = train_sgd(a, half_mse, p.X, p.y, lr=eta, batch_size=6, epochs=2.5, generator=gen(3), evals_per_epoch=3)
+    hb = train_sgd(b, half_mse, p.X, p.y, lr=lambda t: eta, batch_size=lambda t: 6, epochs=2.5, generator=gen(3),
+                   evals_per_epoch=3)
+    assert torch.equal(a.weight, b.weight) and np.array_equal(ha.eval_step, hb.eval_step)
+    assert ha.eval_step.tolist() == [0, 2, 5, 7, 9, 12, 14, 16, 18]      # round(2.5 x 7) = 18 steps
+
+
+def test_parameter_trace_follows_the_updates():
+    # Full-batch GD on least squares from 0: the recorded norms and step lengths against the
+    # iterates recomputed in closed form (w_{t+1} = w_t - eta X^T (X w_t - y) / n).
+    p = make_linear_regression(30, 3, generator=np.random.default_rng(8), device="cpu")
+    m, eta = linear_model(3), 0.2
+    trace = ParameterTrace(m.weight)
+    train_sgd(m, half_mse, p.X, p.y, lr=eta, batch_size=30, epochs=4, callback=trace)
+    trace.record()
+    ws = [torch.zeros(3, dtype=torch.float64)]
+    for _ in range(4):
+        ws.append(ws[-1] - eta * p.X.T @ (p.X @ ws[-1] - p.y) / 30)
+    assert np.allclose(trace.sq_norms, [float(w @ w) for w in ws], rtol=1e-12)
+    assert np.allclose(trace.sq_steps, [float((b - a) @ (b - a)) for a, b in zip(ws, ws[1:])], rtol=1e-10)

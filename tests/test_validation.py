@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 import sgdnoise
-from sgdnoise import (animation, bayes, claims, clipping, covariance, data, device, engineering, ensemble, fisher, games,
-                      gradients, graphs, hessian, landscape, langevin, models, morphogen, perturbations, plotting,
+from sgdnoise import (animation, bayes, claims, clipping, covariance, data, device, ensemble, fisher, games, gradients,
+                      graphs, hessian, landscape, langevin, leastsquares, models, morphogen, perturbations, plotting,
                       potentials, precision, sampling, scaling, schedules, tails, theory, training, vqe)
 
 NAN = float("nan")
@@ -57,7 +57,8 @@ def grads(n=10, d=4):
 
 @functools.cache
 def problem():
-    return data.make_linear_regression(20, 3, device="cpu")
+    p = data.make_linear_regression(20, 3, generator=np.random.default_rng(0), device="cpu")
+    return leastsquares.LeastSquares(p.X, p.y)
 
 
 def gen(seed=0):
@@ -93,30 +94,18 @@ LINE = np.linspace(0.0, 1.0, 11)
 CASES: dict[str, list] = {
     # bayes
     "bayes.linear_regression_posterior": [
-        (lambda: bayes.linear_regression_posterior(np.ones((4, 2)), np.ones(4), -1.0), r"\bnoise_var\b"),
-        (lambda: bayes.linear_regression_posterior(np.ones((4, 2)), np.ones(3), 1.0), r"\by\b"),
+        (lambda: bayes.linear_regression_posterior(problem(), -1.0), r"\bnoise_var\b"),
+        (lambda: bayes.linear_regression_posterior(X(), 1.0), r"\bproblem\b"),
     ],
     "bayes.mandt_learning_rate": [
         (lambda: bayes.mandt_learning_rate(np.eye(2), 100, 0), r"\bbatch_size\b"),
         (lambda: bayes.mandt_learning_rate(np.eye(2), 100, 10, temperature=-1.0), r"\btemperature\b"),
     ],
-    "bayes.sgd_stationary_covariance_linear_regression": [
-        (lambda: bayes.sgd_stationary_covariance_linear_regression(np.ones((4, 2)), np.ones(4), -0.1, 2), r"\blr\b"),
-        (lambda: bayes.sgd_stationary_covariance_linear_regression(np.ones((4, 2)), np.ones(4), 0.1, 2,
-                                                                   inject_var=-1.0), r"\binject_var\b"),
-    ],
-    "bayes.sgd_chains_linear_regression": [
-        (lambda: bayes.sgd_chains_linear_regression(X(), with_nan(X()[:, 0]), 0.1, 2, 3, 5, torch.zeros(3)), r"\by\b"),
-        (lambda: bayes.sgd_chains_linear_regression(X(), X()[:, 0], 0.1, 0, 3, 5, torch.zeros(3)), r"\bbatch_size\b"),
-        (lambda: bayes.sgd_chains_linear_regression(X(), X()[:, 0], 0.1, 2, 3, 5, torch.zeros(4)), r"\bw0\b"),
-        (lambda: bayes.sgd_chains_linear_regression(X(), X()[:, 0], 0.1, 2, 3, 5, torch.zeros(3), generator=1),
-         r"\bgenerator\b"),
-    ],
-    "bayes.sgld_chains_linear_regression": [
-        (lambda: bayes.sgld_chains_linear_regression(X(), X()[:, 0], -0.1, 1.0, 2, 3, 5, torch.zeros(3)),
-         r"\bstep_size\b"),
-        (lambda: bayes.sgld_chains_linear_regression(X(), X()[:, 0], 0.1, 0.0, 2, 3, 5, torch.zeros(3)),
-         r"\bnoise_var\b"),
+    "bayes.sgld_chains": [
+        (lambda: bayes.sgld_chains(problem(), lr=-0.1, noise_var=1.0, batch_size=2, n_chains=3, n_steps=5,
+                                   w0=torch.zeros(3)), r"\blr\b"),
+        (lambda: bayes.sgld_chains(problem(), lr=0.1, noise_var=0.0, batch_size=2, n_chains=3, n_steps=5,
+                                   w0=torch.zeros(3)), r"\bnoise_var\b"),
     ],
     # claims
     "claims.mean_and_se": [(lambda: claims.mean_and_se([1.0]), r"\bx\b")],
@@ -141,70 +130,67 @@ CASES: dict[str, list] = {
                               (lambda: clipping.clip_by_norm(with_nan(torch.ones(3)), 1.0), r"\bg\b")],
     "clipping.clip_per_example": [(lambda: clipping.clip_per_example(torch.ones(3), 1.0), r"\bgrads\b"),
                                   (lambda: clipping.clip_per_example(torch.ones(3, 2), -1.0), r"\bmax_norm\b")],
-    "clipping.clipped_mean": [(lambda: clipping.clipped_mean(torch.ones(3, 2), NAN), r"\bmax_norm\b"),
-                              (lambda: clipping.clipped_mean(torch.ones(3, 2), 1.0, per_example="yes"),
-                               r"\bper_example\b")],
     # data
     "data.load_digits": [(lambda: data.load_digits(test_fraction=1.5, device="cpu"), r"\btest_fraction\b")],
     "data.make_linear_regression": [(lambda: data.make_linear_regression(0, 3, device="cpu"), r"^n\b"),
                                     (lambda: data.make_linear_regression(10, 3, noise=-1.0, device="cpu"),
-                                     r"\bnoise\b")],
-    "data.logistic_regression_optimum": [
-        (lambda: data.logistic_regression_optimum(X(), y().double(), -1.0), r"\bl2\b"),
+                                     r"\bnoise\b"),
+                                    (lambda: data.make_linear_regression(10, 3, generator=gen(), device="cpu"),
+                                     r"\bgenerator\b")],
+    "data.least_squares_optimum": [(lambda: data.least_squares_optimum(X(), with_nan(X()[:, 0])), r"^y\b"),
+                                   (lambda: data.least_squares_optimum(X(), X()[:3, 0]), r"^X\b")],
+    "data.standardize_features": [
+        (lambda: data.standardize_features(with_nan(X())), r"\bX_train\b"),
+        (lambda: data.standardize_features(X(), torch.ones(2, 5, dtype=torch.float64)), r"\bX_test\b"),
     ],
-    "data.make_logistic_regression": [(lambda: data.make_logistic_regression(10, 0, device="cpu"), r"^d\b"),
-                                      (lambda: data.make_logistic_regression(10, 3, l2=-1.0, device="cpu"),
-                                       r"\bl2\b")],
+    "data.feature_statistics": [(lambda: data.feature_statistics(torch.ones(3)), r"\bX_train\b")],
+    "perturbations.augment_standardized": [
+        (lambda: perturbations.augment_standardized(torch.zeros(2, 64), torch.zeros(64), torch.ones(64), side=0),
+         r"\bside\b"),
+        (lambda: perturbations.augment_standardized(torch.zeros(2, 64), torch.zeros(64), -torch.ones(64)), r"\bstd\b"),
+    ],
+    "data.class_subset": [(lambda: data.class_subset(X(), y(), []), r"\bclasses\b")],
     # device
     "device.size_profile": [(lambda: device.size_profile("tpu9"), r"\bdevice\b")],
     "device.budget": [(lambda: device.budget({"n": 1}, {"m": 2}, device="cpu"), r"\blarge\b")],
     "device.make_generator": [(lambda: device.make_generator(-1, "cpu"), r"\bseed\b"),
                               (lambda: device.make_generator(1.5, "cpu"), r"\bseed\b"),
                               (lambda: device.make_generator(0, "tpu9"), r"\bdevice\b")],
-    # engineering
-    "engineering.injection_variance": [(lambda: engineering.injection_variance(1, -1.0), r"\bscale\b"),
-                                       (lambda: engineering.injection_variance(-1, 1.0), r"\bstep\b")],
-    "engineering.smoothed_cross_entropy": [(lambda: engineering.smoothed_cross_entropy(1.5), r"\bepsilon\b")],
-    "engineering.standardize_features": [
-        (lambda: engineering.standardize_features(with_nan(X())), r"\bX_train\b"),
-        (lambda: engineering.standardize_features(X(), torch.ones(2, 5, dtype=torch.float64)), r"\bX_test\b"),
-    ],
-    "engineering.feature_statistics": [(lambda: engineering.feature_statistics(torch.ones(3)), r"\bX_train\b")],
-    "engineering.augment_standardized": [
-        (lambda: engineering.augment_standardized(torch.zeros(2, 64), torch.zeros(64), torch.ones(64), side=0),
-         r"\bside\b"),
-        (lambda: engineering.augment_standardized(torch.zeros(2, 64), torch.zeros(64), -torch.ones(64)), r"\bstd\b"),
-    ],
-    "engineering.second_moment_condition_number": [
-        (lambda: engineering.second_moment_condition_number(X(), rtol=-1.0), r"\brtol\b"),
-    ],
-    "engineering.augmentation_noise_split": [
-        (lambda: engineering.augmentation_noise_split(model64(), F.cross_entropy, X(), y(), lambda x: x, 0),
+    "covariance.augmentation_noise_split": [
+        (lambda: covariance.augmentation_noise_split(model64(), F.cross_entropy, X(), y(), lambda x: x, 0),
          r"\bdraws\b"),
     ],
-    "engineering.class_subset": [(lambda: engineering.class_subset(X(), y(), []), r"\bclasses\b")],
-    "engineering.replace_head": [(lambda: engineering.replace_head(model64(), 0), r"\bn_classes\b")],
-    # ensemble
-    "ensemble.least_squares_sgd": [
-        (lambda: ensemble.least_squares_sgd(problem().X, problem().y, with_nan(problem().w_opt), lr=0.1,
-                                            batch_size=2, steps=3, n_runs=2, device="cpu"), r"\bw_opt\b"),
-        (lambda: ensemble.least_squares_sgd(problem().X, problem().y, problem().w_opt, lr=-0.1, batch_size=2,
-                                            steps=3, n_runs=2, device="cpu"), r"\blr\b"),
-        (lambda: ensemble.least_squares_sgd(problem().X, problem().y, problem().w_opt, lr=0.1, batch_size=2,
-                                            steps=3, n_runs=2, device="cpu", generator="seed"), r"\bgenerator\b"),
+    "ensemble.excess_trajectories": [
+        (lambda: ensemble.excess_trajectories((X(), y()), lr=0.1, batch_size=2, n_steps=3, n_runs=2), r"\bproblem\b"),
+        (lambda: ensemble.excess_trajectories(problem(), lr=-0.1, batch_size=2, n_steps=3, n_runs=2), r"\blr\b"),
+        (lambda: ensemble.excess_trajectories(problem(), lr=0.1, batch_size=2, n_steps=3, n_runs=2, generator="seed"),
+         r"\bgenerator\b"),
     ],
     "ensemble.steps_to_target": [
-        (lambda: ensemble.steps_to_target(problem().X, problem().y, problem().w_opt, lrs=[0.1], batch_size=2,
-                                          target=0.0, n_seeds=2, max_steps=5, device="cpu"), r"\btarget\b"),
+        (lambda: ensemble.steps_to_target(problem(), lrs=[0.1], batch_size=2, target=0.0, n_seeds=2, max_steps=5),
+         r"\btarget\b"),
     ],
-    "ensemble.least_squares_stationary_excess": [
-        (lambda: ensemble.least_squares_stationary_excess(problem().X, problem().y, problem().w_opt, 0.1, 0),
-         r"\bbatch_size\b"),
+    # leastsquares
+    "leastsquares.LeastSquares": [(lambda: leastsquares.LeastSquares(X(), with_nan(X()[:, 0])), r"^y\b"),
+                                  (lambda: leastsquares.LeastSquares(X()[:, 0], X()[:, 0]), r"^X\b")],
+    "leastsquares.SGDRuns": [(lambda: leastsquares.SGDRuns(problem(), 0), r"\bn_runs\b"),
+                             (lambda: leastsquares.SGDRuns(problem(), 2, chunk_size=0), r"\bchunk_size\b"),
+                             (lambda: leastsquares.SGDRuns(problem(), 2, torch.zeros(5)), r"\bw0\b")],
+    "leastsquares.sgd": [
+        (lambda: leastsquares.sgd(problem(), lr=0.1, batch_size=0, n_steps=3, n_runs=2), r"\bbatch_size\b"),
+        (lambda: leastsquares.sgd(problem(), lr=0.1, batch_size=2, n_steps=3, n_runs=2, inject_var=-1.0),
+         r"\binject_var\b"),
+        (lambda: leastsquares.sgd(problem(), lr=0.1, batch_size=2, n_steps=3, n_runs=2, generator=1), r"\bgenerator\b"),
     ],
-    "ensemble.least_squares_expected_excess": [
-        (lambda: ensemble.least_squares_expected_excess(problem().X, problem().y, problem().w_opt, lr=0.1,
-                                                        batch_size=2, steps=0), r"\bsteps\b"),
+    "leastsquares.stationary_covariance": [
+        (lambda: leastsquares.stationary_covariance(problem(), -0.1, 2), r"\blr\b"),
+        (lambda: leastsquares.stationary_covariance(problem(), 0.1, 2, inject_var=-1.0), r"\binject_var\b"),
     ],
+    "leastsquares.stationary_excess": [(lambda: leastsquares.stationary_excess(problem(), 0.1, 0), r"\bbatch_size\b")],
+    "leastsquares.expected_excess": [
+        (lambda: leastsquares.expected_excess(problem(), lr=0.1, batch_size=2, n_steps=0), r"\bn_steps\b"),
+    ],
+    "leastsquares.condition_number": [(lambda: leastsquares.condition_number(X(), rtol=-1.0), r"\brtol\b")],
     # fisher
     "fisher.empirical_fisher": [(lambda: fisher.empirical_fisher(torch.ones(3)), r"\bgrads\b")],
     "fisher.true_fisher": [(lambda: fisher.true_fisher(model64(), X(), chunk_size=0), r"\bchunk_size\b")],
@@ -328,6 +314,10 @@ CASES: dict[str, list] = {
                           (lambda: models.make_model("mlp", 3, 2, device="cpu", dtype=torch.int64), r"\bdtype\b")],
     "models.count_parameters": [(lambda: models.count_parameters("model"), r"\bmodel\b")],
     "models.get_flat_params": [(lambda: models.get_flat_params(None), r"\bmodel\b")],
+    "models.replace_head": [(lambda: models.replace_head(model64(), 0), r"\bn_classes\b"),
+                            (lambda: models.replace_head(models.make_model("mlp", 3, 2, device="cpu"), 2,
+                                                         generator=3), r"\bgenerator\b")],
+    "models.smoothed_cross_entropy": [(lambda: models.smoothed_cross_entropy(1.5), r"\bepsilon\b")],
     "models.set_flat_params": [(lambda: models.set_flat_params(model64(), torch.zeros(3, dtype=torch.float64)),
                                 r"\bflat\b"),
                                (lambda: models.set_flat_params(model64(), torch.full((8,), NAN, dtype=torch.float64)),
@@ -456,8 +446,6 @@ CASES: dict[str, list] = {
     "scaling.NoiseScaleLogger": [(lambda: scaling.NoiseScaleLogger(F.cross_entropy, 0), r"\bb_small\b"),
                                  (lambda: scaling.NoiseScaleLogger(F.cross_entropy, 2, exact_every=-1),
                                   r"\bexact_every\b")],
-    "scaling.linear_scaling_lr": [(lambda: scaling.linear_scaling_lr(-0.1, 32, 64), r"\blr\b")],
-    "scaling.sqrt_scaling_lr": [(lambda: scaling.sqrt_scaling_lr(0.1, 0, 64), r"\bb0\b")],
     "scaling.fit_critical_batch": [(lambda: scaling.fit_critical_batch([1, 2], [10.0, 5.0, 3.0]), r"\bsteps\b")],
     "scaling.best_steps": [(lambda: scaling.best_steps(np.array([[-1.0, 2.0]])), r"\bsteps\b")],
     "scaling.bootstrap_critical_batch": [
@@ -467,7 +455,14 @@ CASES: dict[str, list] = {
                                                   generator=gen()), r"\bgenerator\b"),
     ],
     # schedules
-    "schedules.constant_lr": [(lambda: schedules.constant_lr(0.0), r"\beta0\b")],
+    "schedules.constant_lr": [(lambda: schedules.constant_lr(0.0), r"\blr\b")],
+    "schedules.as_schedule": [(lambda: schedules.as_schedule(2.5, "batch_size"), r"\bbatch_size\b")],
+    "schedules.linear_scaling_lr": [(lambda: schedules.linear_scaling_lr(-0.1, 32, 64), r"\blr\b")],
+    "schedules.sqrt_scaling_lr": [(lambda: schedules.sqrt_scaling_lr(0.1, 0, 64), r"\bbase_batch_size\b")],
+    "schedules.injection_variance": [(lambda: schedules.injection_variance(1, -1.0), r"\bscale\b"),
+                                     (lambda: schedules.injection_variance(-1, 1.0), r"\bstep\b")],
+    "schedules.add_gradient_noise": [(lambda: schedules.add_gradient_noise([torch.ones(2)], -1.0), r"\bvariance\b"),
+                                     (lambda: schedules.add_gradient_noise([torch.ones(2)], 1.0, 3), r"\bgenerator\b")],
     "schedules.inverse_sqrt_lr": [(lambda: schedules.inverse_sqrt_lr(0.1, t0=-1.0), r"\bt0\b")],
     "schedules.inverse_time_lr": [(lambda: schedules.inverse_time_lr(-1.0, 1.0), r"\bmu\b")],
     "schedules.step_decay_lr": [(lambda: schedules.step_decay_lr(0.1, 1.5, [10]), r"\bfactor\b"),
@@ -478,7 +473,7 @@ CASES: dict[str, list] = {
     "schedules.step_batch_size": [(lambda: schedules.step_batch_size(8, 0, [10]), r"\bfactor\b")],
     "schedules.robbins_monro": [(lambda: schedules.robbins_monro(schedules.constant_lr(0.1), horizon=1),
                                  r"\bhorizon\b")],
-    "schedules.three_phase": [(lambda: schedules.three_phase(0.1, 0.2, 8, 32, 10, 10), r"\beta_refine\b")],
+    "schedules.three_phase": [(lambda: schedules.three_phase(0.1, 0.2, 8, 32, 10, 10), r"\blr_refine\b")],
     # tails
     "tails.inverse_tail_index": [(lambda: tails.inverse_tail_index(np.ones(100), block_size=1), r"\bblock_size\b")],
     "tails.tail_index": [(lambda: tails.tail_index(np.full(100, NAN)), r"\bsamples\b")],
@@ -516,9 +511,10 @@ CASES: dict[str, list] = {
     ],
     "theory.variance_under_schedule": [(lambda: theory.variance_under_schedule([0.1, -0.1], 1.0, 1.0), r"\blrs\b")],
     # training
-    "training.constant_lr": [(lambda: training.constant_lr(-0.1), r"\blr\b")],
-    "training.objective": [(lambda: training.objective(model64(), F.cross_entropy, X(), y(), chunk=0), r"\bchunk\b"),
+    "training.objective": [(lambda: training.objective(model64(), F.cross_entropy, X(), y(), chunk_size=0),
+                            r"\bchunk_size\b"),
                            (lambda: training.objective(model64(), F.cross_entropy, X().float(), y()), r"\bX\b")],
+    "training.ParameterTrace": [(lambda: training.ParameterTrace([1.0, 2.0]), r"\bparam\b")],
     "training.accuracy": [(lambda: training.accuracy(model64(), X(), y()[:4]), r"\by\b")],
     "training.train_sgd": [
         (lambda: training.train_sgd(model64(), F.cross_entropy, X().float(), y(), lr=0.1, batch_size=2, epochs=1),
@@ -626,8 +622,8 @@ EXEMPT: dict[str, str] = {
     "provenance.Provenance": "result container returned by provenance()",
     "provenance.git_commit": "takes no arguments",
     "data.Dataset": "result container returned by load_digits",
-    "data.RegressionProblem": "result container returned by make_*_regression",
-    "ensemble.EnsembleTrace": "result container returned by least_squares_sgd",
+    "data.RegressionProblem": "result container returned by make_linear_regression",
+    "ensemble.EnsembleTrace": "result container returned by excess_trajectories",
     "hessian.EigenResult": "result container returned by the eigensolvers",
     "langevin.Ensemble": "result container returned by euler_maruyama",
     "covariance.VarianceEstimate": "result container returned by measure_minibatch_variance",
@@ -717,11 +713,12 @@ def test_bad_input_raises_value_error(call, pattern):
 def test_cpu_generator_with_cuda_data_is_a_value_error():
     Xc, yc = X().cuda(), X()[:, 0].cuda()
     with pytest.raises(ValueError, match=r"\bgenerator\b.*\bcpu\b"):
-        bayes.sgd_chains_linear_regression(Xc, yc, 0.1, 2, 3, 5, torch.zeros(3), generator=gen())
+        leastsquares.sgd(leastsquares.LeastSquares(Xc, yc), lr=0.1, batch_size=2, n_steps=5, n_runs=3,
+                         generator=gen())
     p = problem()
+    cuda = leastsquares.LeastSquares(p.X.cuda(), p.y.cuda())
     with pytest.raises(ValueError, match=r"\bgenerator\b.*\bcpu\b"):
-        ensemble.least_squares_sgd(p.X, p.y, p.w_opt, lr=0.1, batch_size=2, steps=3, n_runs=2, device="cuda",
-                                   generator=gen())
+        ensemble.excess_trajectories(cuda, lr=0.1, batch_size=2, n_steps=3, n_runs=2, generator=gen())
 
 
 def test_generator_device_check_compares_devices():

@@ -19,8 +19,10 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
                   the standard errors of other estimators (variance, sd, kurtosis, weighted
                   mean and slope) [all]
 ``plotting``      the book's figure style (:func:`use_style`), theory vs measurement [all]
-``data``          digits (no download) and synthetic problems with known optima [1–3, 5–7]
-``models``        logistic regression, MLP, flat parameter vectors [1, 2, 5–7]
+``data``          digits (no download), synthetic problems with known optima, standardization
+                  (written once), class subsets [1–3, 5–7]
+``models``        logistic regression, MLP, flat parameter vectors, head replacement, label
+                  smoothing [1, 2, 5–7]
 ================  ===============================================================================
 
 **Noise core** — gradients of models and the statistics of their noise.
@@ -34,15 +36,17 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
                   (materialized and norms-only), B_simple, gradient diversity, participation
                   ratio, the mini-batch variance theory and its measurement, Σ of least squares
                   [1–3, 5–7]
-``leastsquares``  (planned, issue 18) one least-squares problem and one vectorized SGD engine,
-                  used by ``bayes``, the ensemble runs and chapters 2 and 6 [2, 6]
+``leastsquares``  one least-squares problem (:class:`~leastsquares.LeastSquares`: optimum by
+                  ``torch.linalg.lstsq``, Hessian, per-example gradients, condition number) and
+                  one vectorized SGD/SGLD engine (:func:`~leastsquares.sgd`) with its exact
+                  stationary covariance and moments; ``bayes`` and ``ensemble`` run on it [2, 3, 6]
 ``hessian``       Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral
                   density, sharpness [1, 5, 6]
 ``fisher``        empirical and true Fisher, eigenspace overlap [2, 5]
 ``landscape``     filter-normalized loss slices (1-D, 2-D, interpolation), ReLU rescaling [1, 5]
 ``tails``         the α-stable tail index (Mohammadi et al. 2015), running variance [2, 7]
-``perturbations`` noise added on top of sampling: label flips, digit augmentation, dropout
-                  with an explicit generator [2, 7]
+``perturbations`` noise added on top of sampling: label flips, digit augmentation (also of
+                  standardized images), dropout with an explicit generator [2, 7]
 ``precision``     the finite-precision noise floor of a gradient [2]
 ================  ===============================================================================
 
@@ -61,9 +65,6 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
 ``clipping``      gradient clipping by norm, per example and per batch [2]
 ``bayes``         constant-LR SGD and SGLD chains vs the posterior of linear regression [3]
 ================  ===============================================================================
-
-The chapter-named grab-bags ``engineering``, ``noise`` and ``noise_sources`` are being dissolved
-(issue 18) into ``covariance``, ``schedules``, ``data`` and ``models``.
 
 **Analogies** — the same noise outside deep learning, in NumPy only: importing one of these loads
 neither torch nor the noise core (``tests/test_layers.py``).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import check_bool, check_finite, check_positive_float
+from ._validate import check_finite, check_positive_float
 
 
 def clip_by_norm(g: torch.Tensor, max_norm: float) -> torch.Tensor:
@@ -82,32 +82,3 @@ def clip_per_example(grads: torch.Tensor, max_norm: float) -> torch.Tensor:
     scale = torch.where(norms > max_norm, max_norm / norms.clamp_min(torch.finfo(grads.dtype).tiny),
                         torch.ones_like(norms))
     return grads * scale
-
-
-def clipped_mean(grads: torch.Tensor, max_norm: float, per_example: bool = True) -> torch.Tensor:
-    r"""The mean gradient with clipping, per example (clip then average) or per batch (average then clip).
-
-    Per example: :math:`\frac1B\sum_i\operatorname{clip}_c(g_i)`. Per batch:
-    :math:`\operatorname{clip}_c\big(\frac1B\sum_i g_i\big)`.
-
-    Parameters
-    ----------
-    grads : torch.Tensor, shape (B, d)
-    max_norm : float
-    per_example : bool
-
-    Returns
-    -------
-    torch.Tensor, shape (d,)
-
-    Examples
-    --------
-    >>> g = torch.tensor([[4.0], [0.0]])
-    >>> clipped_mean(g, 1.0).item(), clipped_mean(g, 1.0, per_example=False).item()
-    (0.5, 1.0)
-    """
-    if check_bool("per_example", per_example):
-        return clip_per_example(grads, max_norm).mean(0)
-    if not isinstance(grads, torch.Tensor) or grads.ndim != 2:
-        raise ValueError("grads must be a tensor of shape (N, d)")
-    return clip_by_norm(grads.mean(0), max_norm)

@@ -30,8 +30,9 @@ Given the per-example gradients :math:`g_1, \dots, g_N \in \mathbb R^d` at a poi
   measurement (:func:`minibatch_means`, :func:`minibatch_noise`,
   :func:`measure_minibatch_variance`; :func:`minibatch_noise_trace` for models whose examples
   interact, such as batch norm);
-* a model's summary (:func:`gradient_noise_summary`) and the closed form for least squares
-  (:func:`least_squares_gradient_covariance`).
+* a model's summary (:func:`gradient_noise_summary`), the split of augmented gradients' noise
+  into the augmentation's own part and the rest (:func:`augmentation_noise_split`), and the
+  closed form for least squares (:func:`least_squares_gradient_covariance`).
 
 Population normalization (:math:`1/N`) throughout, the book's convention; statistics are computed
 in float64 on the device of the gradients. The samplers that draw the batches are in
@@ -658,6 +659,73 @@ def gradient_noise_summary(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
     lam, _ = covariance_top_eigenpairs(grads, 1)
     return {"trace_sigma": tr, "grad_sq_norm": g2, "b_simple": b_simple(tr, g2),
             "top_share": float(lam[0]) / tr if tr > 0 else float("nan")}
+
+
+def augmentation_noise_split(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+                             augment, draws: int, chunk_size: int | None = None) -> dict[str, float]:
+    r"""Split the noise of augmented per-example gradients into the augmentation's own part and the rest.
+
+    With :math:`M` independent augmentations :math:`a` of every example :math:`i` and gradients
+    :math:`g_{ia}`, the law of total variance splits the trace of the covariance over
+    (example, augmentation) pairs, :math:`\operatorname{tr}\Sigma_{\rm aug}`, into
+
+    .. math::  \operatorname{tr}\Sigma_{\rm aug} = \underbrace{\tfrac1N\textstyle\sum_i
+               \mathbb{E}_a\lVert g_{ia} - m_i\rVert^2}_{\text{within}} +
+               \underbrace{\operatorname{tr}\operatorname{Cov}_i(m_i)}_{\text{between}},
+               \qquad m_i = \mathbb{E}_a g_{ia}.
+
+    *within* is the noise that augmentation itself adds (estimated without bias with the
+    :math:`M - 1` divisor); *between* is the sampling noise of the augmentation-averaged
+    gradients, estimated as :math:`\operatorname{tr}\operatorname{Cov}_i(\bar g_i) -
+    \text{within}/M` (:math:`\bar g_i` the mean of the :math:`M` draws). Their sum is exactly the
+    trace of the pooled covariance of the :math:`NM` gradients (divisor :math:`NM`).
+
+    Parameters
+    ----------
+    model : nn.Module
+    loss_fn : callable
+        Mean loss over a batch.
+    X, y : torch.Tensor
+        The un-augmented inputs and their labels.
+    augment : callable
+        ``augment(X)`` returns a fresh random augmentation of every row of ``X`` (it carries its
+        own generator).
+    draws : int
+        :math:`M \ge 2` augmentations per example.
+    chunk_size : int, optional
+        Passed to :func:`sgdnoise.gradients.per_example_grads`.
+
+    Returns
+    -------
+    dict
+        ``within``, ``between``, ``total`` (their sum) and ``grad_sq_norm`` (of the pooled mean).
+
+    Examples
+    --------
+    >>> import torch.nn.functional as F
+    >>> from sgdnoise.models import make_model
+    >>> m = make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(30, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (30,), generator=g)
+    >>> s = augmentation_noise_split(m, F.cross_entropy, X, y, lambda x: x, 3)   # no augmentation
+    >>> abs(s["within"]) < 1e-12, abs(s["between"] - trace_covariance(per_example_grads(m, F.cross_entropy, X, y))) < 1e-9
+    (True, True)
+    """
+    draws = check_positive_int("draws", draws, minimum=2)
+    if not callable(augment):
+        raise ValueError("augment must be a callable X -> augmented X")
+    s1, s2 = None, None
+    for _ in range(draws):
+        g = per_example_grads(model, loss_fn, augment(X), y, chunk_size).double()
+        s1 = g.clone() if s1 is None else s1.add_(g)
+        sq = g.square().sum(1)
+        s2 = sq if s2 is None else s2 + sq
+    gbar = s1 / draws
+    within = float(((s2 - draws * gbar.square().sum(1)) / (draws - 1)).mean())
+    G = gbar.mean(0)
+    between = float((gbar - G).square().sum(1).mean()) - within / draws
+    return {"within": within, "between": between, "total": within + between,
+            "grad_sq_norm": float(G.square().sum())}
 
 
 def least_squares_gradient_covariance(X, y, w):

@@ -2,19 +2,23 @@
 
 * :func:`load_digits` — scikit-learn's 8×8 handwritten digits (1797 images, shipped inside the
   scikit-learn package), split, standardized with the training statistics, as torch tensors.
-* :func:`make_linear_regression` — Gaussian design with a known least-squares optimum.
-* :func:`make_logistic_regression` — a binary classification problem drawn from a known
-  logistic model; :func:`logistic_regression_optimum` gives the exact regularized optimum.
+* :func:`make_linear_regression` — Gaussian design with a known least-squares optimum
+  (:func:`least_squares_optimum`, ``torch.linalg.lstsq``).
+
+Preprocessing, written once: :func:`feature_statistics` and :func:`standardize_features` (which
+:func:`load_digits` uses) and :func:`class_subset` (a subset of the classes, relabelled).
+Augmentation of standardized images is :func:`sgdnoise.perturbations.augment_standardized`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_finite, check_positive_float, check_positive_int, numpy_generator
 from .device import default_device
 
 
@@ -45,28 +49,30 @@ class Dataset:
         return self.X_train.shape[1]
 
 
-def load_digits(test_fraction: float = 0.2, seed: int = 0, device: torch.device | str | None = None,
+def load_digits(test_fraction: float = 0.2, device: torch.device | str | None = None,
                 dtype: torch.dtype = torch.float32, standardize: bool = True) -> Dataset:
     """scikit-learn's handwritten digits as standardized torch tensors.
 
     1797 grey-scale 8×8 images of the digits 0–9 (UCI ML hand-written digits; the copy that
     ships with scikit-learn, so nothing is downloaded). The split is stratified by class; each
     pixel is standardized ``x ← (x − mean) / std`` with the *training* mean and standard
-    deviation (pixels that are constant in training, e.g. always-blank corners, are left at 0).
+    deviation (:func:`standardize_features`; pixels that are constant in training, e.g.
+    always-blank corners, are left at 0). The split is fixed (scikit-learn's
+    ``train_test_split`` with ``random_state=0``): part of the dataset's definition, like
+    MNIST's train/test split, so there is no randomness to pass.
 
     Parameters
     ----------
     test_fraction : float
         Fraction held out for testing, in (0, 1). Default 0.2 (1437 train, 360 test).
-    seed : int
-        Seed of the split.
     device : torch.device or str, optional
-        Default :func:`sgdnoise.default_device`.
+        Where the tensors are put (a data constructor: nothing else says it); default
+        :func:`sgdnoise.default_device`.
     dtype : torch.dtype
         Floating type of the features; labels are ``int64``.
     standardize : bool
         ``False`` keeps the raw pixel intensities (integers 0–16), e.g. to measure what
-        standardization does (:func:`sgdnoise.engineering.standardize_features`).
+        standardization does (:func:`standardize_features`).
 
     Returns
     -------
@@ -86,11 +92,10 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, device: torch.device 
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     device = torch.device(device) if device is not None else default_device()
     X, y = _sk_load_digits(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, random_state=0, stratify=y)
+    X_tr, X_te = torch.as_tensor(X_tr, dtype=torch.float64), torch.as_tensor(X_te, dtype=torch.float64)
     if standardize:
-        mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        X_tr, X_te = (X_tr - mean) / std, (X_te - mean) / std
+        X_tr, X_te = standardize_features(X_tr, X_te)
 
     def t(a, dt):
         return torch.as_tensor(a, dtype=dt, device=device)
@@ -109,8 +114,7 @@ class RegressionProblem:
     w_true : torch.Tensor, shape (d,)
         The parameter the data were generated from.
     w_opt : torch.Tensor, shape (d,)
-        The exact minimizer of the training objective (least squares: the normal-equations
-        solution; logistic: the regularized optimum by Newton's method).
+        The exact minimizer of the training objective (:func:`least_squares_optimum`).
     """
 
     X: torch.Tensor
@@ -119,7 +123,7 @@ class RegressionProblem:
     w_opt: torch.Tensor
 
 
-def make_linear_regression(n: int, d: int, noise: float = 0.5, seed: int = 0,
+def make_linear_regression(n: int, d: int, noise: float = 0.5, generator: np.random.Generator | None = None,
                            device: torch.device | str | None = None,
                            dtype: torch.dtype = torch.float64) -> RegressionProblem:
     r"""Linear regression ``y = X w_true + noise·ε`` with its exact least-squares optimum.
@@ -133,12 +137,18 @@ def make_linear_regression(n: int, d: int, noise: float = 0.5, seed: int = 0,
         Number of examples (``n >= d``, so the optimum is unique) and of features.
     noise : float
         Standard deviation of the label noise (>= 0).
-    seed : int
-        Seed of ``numpy.random.default_rng``.
+    generator : numpy.random.Generator, optional
+        The data are drawn in NumPy, in float64, so that the same generator gives the same
+        problem on every device; ``None``: a fresh generator seeded from the operating system.
+    device : torch.device or str, optional
+        Where the tensors are put (a data constructor: nothing else says it); default
+        :func:`sgdnoise.default_device`.
+    dtype : torch.dtype
+        Of the returned tensors.
 
     Examples
     --------
-    >>> p = make_linear_regression(200, 5, device="cpu")
+    >>> p = make_linear_regression(200, 5, generator=np.random.default_rng(0), device="cpu")
     >>> p.X.shape, p.w_opt.shape
     (torch.Size([200, 5]), torch.Size([5]))
     """
@@ -146,79 +156,118 @@ def make_linear_regression(n: int, d: int, noise: float = 0.5, seed: int = 0,
     n = check_positive_int("n", n, minimum=d)
     noise = check_positive_float("noise", noise, allow_zero=True)
     device = torch.device(device) if device is not None else default_device()
-    rng = np.random.default_rng(seed)
+    rng = numpy_generator(generator)
     X = rng.standard_normal((n, d))
     w_true = rng.standard_normal(d) / np.sqrt(d)
     y = X @ w_true + noise * rng.standard_normal(n)
-    w_opt = np.linalg.solve(X.T @ X, X.T @ y)
 
     def t(a):
         return torch.as_tensor(a, dtype=dtype, device=device)
 
-    return RegressionProblem(t(X), t(y), t(w_true), t(w_opt))
+    return RegressionProblem(t(X), t(y), t(w_true), t(least_squares_optimum(torch.as_tensor(X), torch.as_tensor(y))))
 
 
-def logistic_regression_optimum(X: torch.Tensor, y: torch.Tensor, l2: float, tol: float = 1e-12,
-                                max_iter: int = 100) -> torch.Tensor:
-    r"""Exact minimizer of L2-regularized binary logistic regression, by Newton's method.
+def least_squares_optimum(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""The minimizer :math:`w^\star = \arg\min_w \lVert Xw - y\rVert^2`, by ``torch.linalg.lstsq`` in float64.
 
-    Minimizes :math:`L(w) = \frac1n\sum_i \log(1 + e^{-s_i x_i^\top w}) + \frac{\lambda}{2}\lVert w\rVert^2`
-    with labels :math:`y_i \in \{0, 1\}` and :math:`s_i = 2y_i - 1`. ``L`` is ``λ``-strongly convex,
-    so Newton's method converges quadratically from ``w = 0`` (computed in float64).
+    Solved from ``X`` itself (QR-based ``gelsd`` on the CPU), not from the normal equations, whose
+    condition number is the square of ``X``'s.
 
     Parameters
     ----------
-    X : torch.Tensor, shape (n, d)
-    y : torch.Tensor, shape (n,), values in {0, 1}
-    l2 : float
-        Regularization strength λ > 0.
-    tol : float
-        Stop when the gradient norm falls below ``tol``.
+    X : torch.Tensor, shape (N, d), N >= d, full column rank
+    y : torch.Tensor, shape (N,)
 
     Returns
     -------
     torch.Tensor, shape (d,)
-        The optimum, in ``X``'s dtype and device.
-    """
-    l2 = check_positive_float("l2", l2)
-    check_finite("X", X)
-    Xd, yd = X.double(), y.double()
-    if not bool(((yd == 0) | (yd == 1)).all()):
-        raise ValueError("y must contain only 0 and 1 for binary logistic regression")
-    n, d = Xd.shape
-    w = torch.zeros(d, dtype=torch.float64, device=X.device)
-    for _ in range(max_iter):
-        p = torch.sigmoid(Xd @ w)
-        grad = Xd.T @ (p - yd) / n + l2 * w
-        if float(grad.norm()) < tol:
-            break
-        hess = (Xd.T * (p * (1 - p))) @ Xd / n + l2 * torch.eye(d, dtype=torch.float64, device=X.device)
-        w = w - torch.linalg.solve(hess, grad)
-    return w.to(X.dtype)
-
-
-def make_logistic_regression(n: int, d: int, l2: float = 1e-2, seed: int = 0,
-                             device: torch.device | str | None = None,
-                             dtype: torch.dtype = torch.float64) -> RegressionProblem:
-    r"""Binary classification drawn from a logistic model, with its exact regularized optimum.
-
-    ``x ~ N(0, I)``, ``w_true ~ N(0, 4I/d)``, ``P(y = 1 | x) = σ(xᵀ w_true)``. ``w_opt`` minimizes
-    the L2-regularized logistic loss (see :func:`logistic_regression_optimum`) with strength ``l2``.
+        In ``X``'s dtype and on its device.
 
     Examples
     --------
-    >>> p = make_logistic_regression(500, 4, device="cpu")
-    >>> sorted(p.y.unique().tolist())
-    [0.0, 1.0]
+    >>> X = torch.tensor([[1.0], [1.0], [1.0]]); y = torch.tensor([1.0, 2.0, 6.0])
+    >>> least_squares_optimum(X, y).tolist()
+    [3.0]
     """
-    n = check_positive_int("n", n)
-    d = check_positive_int("d", d)
-    device = torch.device(device) if device is not None else default_device()
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    w_true = 2 * rng.standard_normal(d) / np.sqrt(d)
-    y = (rng.random(n) < 1 / (1 + np.exp(-X @ w_true))).astype(float)
-    Xt = torch.as_tensor(X, dtype=dtype, device=device)
-    yt = torch.as_tensor(y, dtype=dtype, device=device)
-    w_opt = logistic_regression_optimum(Xt, yt, l2)
-    return RegressionProblem(Xt, yt, torch.as_tensor(w_true, dtype=dtype, device=device), w_opt)
+    if not isinstance(X, torch.Tensor) or X.ndim != 2 or not isinstance(y, torch.Tensor) or y.shape != (X.shape[0],):
+        raise ValueError("X must be a tensor of shape (N, d) and y of shape (N,)")
+    check_finite("X", X)
+    check_finite("y", y)
+    Xd, yd = X.detach().double().cpu(), y.detach().double().cpu()
+    w = torch.linalg.lstsq(Xd, yd[:, None], driver="gelsd").solution[:, 0]
+    return w.to(dtype=X.dtype, device=X.device)
+
+
+def feature_statistics(X_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The per-feature training mean and standard deviation used by :func:`standardize_features`.
+
+    :math:`\mu_j` and :math:`s_j = \sqrt{\frac1N\sum_i (x_{ij}-\mu_j)^2}`, with :math:`s_j`
+    replaced by 1 for features constant in training, so that :math:`(x - \mu)/s` is the
+    standardization and :math:`x = s\,z + \mu` its exact inverse.
+
+    Examples
+    --------
+    >>> mean, std = feature_statistics(torch.tensor([[1.0, 5.0], [3.0, 5.0]]))
+    >>> mean.tolist(), std.tolist()
+    ([2.0, 5.0], [1.0, 1.0])
+    """
+    if not isinstance(X_train, torch.Tensor) or X_train.ndim != 2 or X_train.shape[0] < 2:
+        raise ValueError("X_train must be a tensor of shape (N, d) with N >= 2")
+    check_finite("X_train", X_train)
+    std = X_train.std(0, unbiased=False)
+    return X_train.mean(0), torch.where(std > 0, std, torch.ones_like(std))
+
+
+def standardize_features(X_train: torch.Tensor, X_test: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    r"""Centre and scale every feature with the training mean and standard deviation.
+
+    :math:`x_j \leftarrow (x_j - \mu_j)/s_j` with the statistics of :func:`feature_statistics`;
+    features constant in training (:math:`s_j = 0`) are only centred, to 0.
+
+    Parameters
+    ----------
+    X_train : torch.Tensor, shape (N, d)
+    X_test : torch.Tensor, shape (M, d), optional
+        Transformed with the *training* statistics.
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor or None)
+
+    References
+    ----------
+    LeCun, Bottou, Orr & Müller (1998), "Efficient BackProp", §4.3.
+
+    Examples
+    --------
+    >>> Xs, _ = standardize_features(torch.tensor([[1.0, 5.0], [3.0, 5.0]]))
+    >>> Xs.tolist()
+    [[-1.0, 0.0], [1.0, 0.0]]
+    """
+    mean, std = feature_statistics(X_train)
+    out_test = None
+    if X_test is not None:
+        if not isinstance(X_test, torch.Tensor) or X_test.ndim != 2 or X_test.shape[1] != X_train.shape[1]:
+            raise ValueError(f"X_test must be a tensor of shape (M, {X_train.shape[1]})")
+        out_test = (X_test - mean) / std
+    return (X_train - mean) / std, out_test
+
+
+def class_subset(X: torch.Tensor, y: torch.Tensor, classes: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows whose label is in ``classes``, relabelled ``0 … len(classes)-1`` in the given order.
+
+    Examples
+    --------
+    >>> Xs, ys = class_subset(torch.arange(4.0)[:, None], torch.tensor([5, 1, 7, 5]), [5, 7])
+    >>> Xs[:, 0].tolist(), ys.tolist()
+    ([0.0, 2.0, 3.0], [0, 1, 0])
+    """
+    classes = [int(c) for c in classes]
+    if not classes or len(set(classes)) != len(classes):
+        raise ValueError(f"classes must be a non-empty list of distinct labels, got {classes}")
+    lookup = torch.full((int(max(int(y.max()), max(classes))) + 1,), -1, dtype=torch.int64, device=y.device)
+    lookup[torch.tensor(classes, device=y.device)] = torch.arange(len(classes), device=y.device)
+    new = lookup[y]
+    keep = new >= 0
+    return X[keep], new[keep]

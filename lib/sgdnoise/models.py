@@ -1,7 +1,9 @@
-"""Small models for the experiments: multinomial logistic regression and an MLP.
+"""Small models for the experiments: multinomial logistic regression and an MLP, and what acts on them.
 
 Both are ordinary :class:`torch.nn.Module` objects, so every tool in the library (per-example
-gradients, training loops) works on them and on any model a reader brings.
+gradients, training loops) works on them and on any model a reader brings. Also here: flat
+parameter vectors (:func:`get_flat_params`, :func:`set_flat_params`), model surgery for
+fine-tuning (:func:`replace_head`) and the label-smoothed loss (:func:`smoothed_cross_entropy`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ._validate import check_bool, check_finite, check_positive_int
+from ._validate import check_bool, check_finite, check_positive_int, torch_generator
 from .device import default_device
 
 
@@ -119,13 +123,18 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
                                                                                       activation=activation,
                                                                                       batch_norm=batch_norm)
     gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, nn.Linear):  # PyTorch's default (Kaiming-uniform) bounds, seeded
-                bound = 1.0 / mod.in_features ** 0.5
-                mod.weight.copy_(torch.empty_like(mod.weight).uniform_(-bound, bound, generator=gen))
-                mod.bias.copy_(torch.empty_like(mod.bias).uniform_(-bound, bound, generator=gen))
+    for mod in model.modules():
+        if isinstance(mod, nn.Linear):
+            _init_linear(mod, gen)
     return model.to(device=device, dtype=dtype)
+
+
+def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
+    """PyTorch's default (Kaiming-uniform) bounds ``±1/√fan_in`` for weight and bias, drawn with ``generator``."""
+    bound = 1.0 / layer.in_features ** 0.5
+    with torch.no_grad():
+        layer.weight.copy_(torch.empty_like(layer.weight).uniform_(-bound, bound, generator=generator))
+        layer.bias.copy_(torch.empty_like(layer.bias).uniform_(-bound, bound, generator=generator))
 
 
 def _check_module(model) -> None:
@@ -140,13 +149,31 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def get_flat_params(model: nn.Module) -> torch.Tensor:
-    """All trainable parameters concatenated into one detached vector of length d."""
+    """All trainable parameters concatenated into one detached vector of length d.
+
+    ``torch.nn.utils.parameters_to_vector`` of the parameters that require a gradient.
+
+    Examples
+    --------
+    >>> get_flat_params(nn.Linear(3, 2)).shape
+    torch.Size([8])
+    """
     _check_module(model)
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters() if p.requires_grad])
+    return parameters_to_vector([p for p in model.parameters() if p.requires_grad]).detach()
 
 
 def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
-    """Write a vector of length d (as from :func:`get_flat_params`) back into ``model``."""
+    """Write a vector of length d (as from :func:`get_flat_params`) back into ``model``.
+
+    ``torch.nn.utils.vector_to_parameters`` of a copy of ``flat`` (after checking its length and
+    that it is finite): later in-place updates of the model never write into ``flat``.
+
+    Examples
+    --------
+    >>> lin = nn.Linear(2, 1); set_flat_params(lin, torch.tensor([1.0, 2.0, 3.0]))
+    >>> lin.weight.tolist(), lin.bias.tolist()
+    ([[1.0, 2.0]], [3.0])
+    """
     _check_module(model)
     params = [p for p in model.parameters() if p.requires_grad]
     d = sum(p.numel() for p in params)
@@ -155,7 +182,89 @@ def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
                          f"{'shape ' + str(tuple(flat.shape)) if isinstance(flat, torch.Tensor) else type(flat).__name__}")
     check_finite("flat", flat)
     with torch.no_grad():
-        i = 0
-        for p in params:
-            p.copy_(flat[i:i + p.numel()].view_as(p))
-            i += p.numel()
+        vector_to_parameters(flat.detach().to(dtype=params[0].dtype, device=params[0].device).clone(), params)
+
+
+def replace_head(model: nn.Module, n_classes: int, generator: torch.Generator | None = None) -> nn.Module:
+    """Replace the last ``nn.Linear`` of an MLP by a fresh one with ``n_classes`` outputs (in place).
+
+    The new layer has PyTorch's default bounds ``±1/√fan_in``, drawn on the model's device with
+    ``generator`` (``None``: a fresh generator seeded from the operating system; torch's global
+    generator is never used); the rest of the network (the "pretrained body") is kept.
+
+    Parameters
+    ----------
+    model : MLP
+        An :class:`MLP` (its ``.net`` ends in ``nn.Linear``).
+    n_classes : int
+        Outputs of the new head, >= 1.
+    generator : torch.Generator, optional
+        On the model's device.
+
+    Returns
+    -------
+    nn.Module
+        ``model`` itself.
+
+    Examples
+    --------
+    >>> m = make_model("mlp", 64, 10, hidden=(32,), device="cpu")
+    >>> m = replace_head(m, 5, generator=torch.Generator().manual_seed(0))
+    >>> tuple(m(torch.zeros(2, 64)).shape)
+    (2, 5)
+    """
+    n_classes = check_positive_int("n_classes", n_classes)
+    net = getattr(model, "net", None)
+    if not isinstance(net, nn.Sequential) or not isinstance(net[-1], nn.Linear):
+        raise ValueError("model must be an sgdnoise MLP (a .net Sequential ending in nn.Linear)")
+    old = net[-1]
+    generator = torch_generator(generator, old.weight, data="the model")
+    with torch.random.fork_rng(devices=[]):  # nn.Linear's own default init must not move the global RNG
+        head = nn.Linear(old.in_features, n_classes)
+    head = head.to(device=old.weight.device, dtype=old.weight.dtype)
+    _init_linear(head, generator)
+    net[-1] = head
+    return model
+
+
+def smoothed_cross_entropy(epsilon: float):
+    r"""The label-smoothed cross-entropy loss, as a ``loss_fn(logits, labels)``.
+
+    The target is :math:`(1-\varepsilon)\,e_y + \varepsilon/K` instead of the one-hot
+    :math:`e_y`, so
+
+    .. math::  \ell_\varepsilon = (1-\varepsilon)\,(-\log p_y) + \frac{\varepsilon}{K}\sum_{k=1}^K(-\log p_k).
+
+    Its gradient with respect to the logits is :math:`p - (1-\varepsilon)e_y - \varepsilon/K`,
+    which never vanishes on a confidently classified example: smoothing keeps a floor of
+    per-example gradient noise late in training.
+
+    Parameters
+    ----------
+    epsilon : float
+        :math:`\varepsilon \in [0, 1)`; 0 is the ordinary cross-entropy.
+
+    Returns
+    -------
+    callable
+        ``loss_fn(logits (B, K), labels (B,)) -> mean loss``.
+
+    References
+    ----------
+    Szegedy, Vanhoucke, Ioffe, Shlens & Wojna (2016), "Rethinking the Inception architecture for
+    computer vision", CVPR.
+
+    Examples
+    --------
+    >>> loss = smoothed_cross_entropy(0.1)
+    >>> round(float(loss(torch.zeros(1, 4), torch.tensor([2]))), 6)  # uniform p: log K
+    1.386294
+    """
+    if not 0.0 <= float(epsilon) < 1.0:
+        raise ValueError(f"epsilon must be in [0, 1), got {epsilon}")
+    epsilon = float(epsilon)
+
+    def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels, label_smoothing=epsilon)
+
+    return loss_fn

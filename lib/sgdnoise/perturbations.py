@@ -4,7 +4,8 @@ r"""Perturbations that add gradient noise beyond mini-batch sampling, as switche
   class, chosen with a generator (fixed once, as in a noisy dataset).
 * :func:`augment_digits` — data augmentation for 8×8 digit images: a small random shift and
   rotation per example, drawn fresh on every call (``affine_grid`` + ``grid_sample``); pass it to
-  :func:`sgdnoise.training.train_sgd` as ``transform``.
+  :func:`sgdnoise.training.train_sgd` as ``transform``; :func:`augment_standardized` applies it
+  to standardized images in raw pixel space.
 * :class:`GeneratorDropout` — dropout with masks from an explicit generator (plain dropout is
   :class:`sgdnoise.models.MLP` with ``dropout > 0``, in training mode).
 
@@ -86,7 +87,7 @@ def augment_digits(X: torch.Tensor, max_shift: float = 1.0, max_rotation: float 
     outside the image take the value of the nearest border pixel (``padding="border"``) or 0
     (``padding="zeros"``). ``max_shift = max_rotation = 0`` returns ``X`` unchanged (up to
     rounding). Apply it to *raw* intensities, whose background is 0, with ``padding="zeros"``,
-    and standardize afterwards (as chapter 7 does): on
+    and standardize afterwards (:func:`augment_standardized`): on
     pixel-by-pixel standardized images a value scaled by one pixel's statistics would land at
     another pixel, and the background would not stay background.
 
@@ -139,6 +140,55 @@ def augment_digits(X: torch.Tensor, max_shift: float = 1.0, max_rotation: float 
     grid = F.affine_grid(theta, list(img.shape), align_corners=False)
     out = F.grid_sample(img, grid, mode="bilinear", padding_mode=padding, align_corners=False)
     return out.reshape(n, side * side)
+
+
+def augment_standardized(X: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                         generator: torch.Generator | None = None, max_shift: float = 1.0,
+                         max_rotation: float = 15.0, side: int = 8) -> torch.Tensor:
+    r"""Augment standardized images in raw pixel space: un-standardize, shift and rotate, standardize.
+
+    .. math::  x' = \big(A_\theta(s \odot z + \mu) - \mu\big) / s,
+
+    where :math:`z` is a standardized image, :math:`\mu, s` the training statistics
+    (:func:`sgdnoise.data.feature_statistics`) and :math:`A_\theta` the random shift and rotation of
+    :func:`augment_digits` with zero padding (the raw background).
+    Augmenting the standardized pixels directly would move a value scaled by one pixel's
+    statistics onto another pixel, and a blank border would not stay blank.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (N, side²)
+        Standardized images.
+    mean, std : torch.Tensor, shape (side²,)
+        The statistics they were standardized with (``std > 0``).
+    generator : torch.Generator, optional
+        On ``X``'s device.
+    max_shift, max_rotation, side
+        As in :func:`augment_digits`.
+
+    Returns
+    -------
+    torch.Tensor, shape (N, side²)
+
+    References
+    ----------
+    Simard, Steinkraus & Platt (2003), ICDAR; LeCun, Bottou, Orr & Müller (1998), §4.3.
+
+    Examples
+    --------
+    >>> raw = torch.zeros(2, 64); raw[0, 27] = 16.0
+    >>> mean, std = raw.mean(0), torch.full((64,), 2.0)
+    >>> z = (raw - mean) / std
+    >>> out = augment_standardized(z, mean, std, torch.Generator().manual_seed(0))
+    >>> bool(torch.equal(out[1], z[1]))   # a blank image stays blank
+    True
+    """
+    if mean.shape != (X.shape[-1],) or std.shape != (X.shape[-1],):
+        raise ValueError(f"mean and std must have shape ({X.shape[-1]},), got {tuple(mean.shape)}, {tuple(std.shape)}")
+    if not bool((std > 0).all()):
+        raise ValueError("std must be > 0 everywhere")
+    raw = augment_digits(X * std + mean, max_shift, max_rotation, generator=generator, side=side, padding="zeros")
+    return (raw - mean) / std
 
 
 class GeneratorDropout(torch.nn.Module):

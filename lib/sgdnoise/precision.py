@@ -55,7 +55,7 @@ def precision_floor(problem: RegressionProblem, dtype: torch.dtype) -> float:
     Examples
     --------
     >>> from sgdnoise.data import make_linear_regression
-    >>> p = make_linear_regression(500, 10, device="cpu")
+    >>> p = make_linear_regression(500, 10, generator=np.random.default_rng(0), device="cpu")
     >>> bool(precision_floor(p, torch.float32) > 1e3 * precision_floor(p, torch.float64))
     True
     """
@@ -109,7 +109,7 @@ def input_rounding_floor(problem: RegressionProblem, dtype: torch.dtype, n_draws
     Examples
     --------
     >>> from sgdnoise.data import make_linear_regression
-    >>> p = make_linear_regression(500, 10, device="cpu")
+    >>> p = make_linear_regression(500, 10, generator=np.random.default_rng(0), device="cpu")
     >>> draws = input_rounding_floor(p, torch.float32, 50, generator=torch.Generator().manual_seed(0))
     >>> bool(1e-9 < draws.mean() < 1e-6)
     True

@@ -7,7 +7,6 @@ r"""Batch-size scaling: the gradient noise scale, scaling rules and the critical
 * :func:`two_batch_estimates` — unbiased :math:`\lVert G\rVert^2` and :math:`\operatorname{tr}\Sigma`
   from gradient norms at two batch sizes (McCandlish et al. 2018, Appendix A), smoothed over steps
   with :func:`ema`; :class:`NoiseScaleLogger` records them during :func:`sgdnoise.training.train_sgd`;
-* :func:`linear_scaling_lr`, :func:`sqrt_scaling_lr` — the two rules for moving η with B;
 * :func:`fit_critical_batch` — the fit of :math:`(S/S_{\min} - 1)(E/E_{\min} - 1) = 1` to steps
   and examples to a target, :func:`bootstrap_critical_batch` its uncertainty over seeds.
 """
@@ -323,46 +322,6 @@ class NoiseScaleLogger:
     def smoothed(self, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""Steps, :func:`ema` of :math:`\widehat{\lVert G\rVert^2}` and of :math:`\widehat{\operatorname{tr}\Sigma}`."""
         return np.asarray(self.steps), ema(self.g2, beta), ema(self.trace, beta)
-
-
-def _scaling_args(lr, b0, batch_size) -> tuple[float, int, np.ndarray]:
-    """Validate the arguments shared by the scaling rules."""
-    lr = check_positive_float("lr", lr)
-    b0 = check_positive_int("b0", b0)
-    b = np.asarray(batch_size, dtype=float)
-    if (b < 1).any():
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return lr, b0, b
-
-
-def linear_scaling_lr(lr: float, b0: int, batch_size):
-    r"""The linear scaling rule :math:`\eta = \eta_0\,B/B_0` (Goyal et al. 2017): keeps :math:`\eta/B` fixed.
-
-    ``lr`` is :math:`\eta_0`, the learning rate that works at batch size ``b0`` (:math:`B_0`).
-
-    Examples
-    --------
-    >>> linear_scaling_lr(0.1, 32, 256)
-    0.8
-    """
-    lr, b0, b = _scaling_args(lr, b0, batch_size)
-    out = lr * b / b0
-    return float(out) if out.ndim == 0 else out
-
-
-def sqrt_scaling_lr(lr: float, b0: int, batch_size):
-    r"""The square-root rule :math:`\eta = \eta_0\sqrt{B/B_0}` (Krizhevsky 2014; Hoffer et al. 2017): keeps :math:`\eta^2/B` fixed.
-
-    ``lr`` is :math:`\eta_0`, the learning rate that works at batch size ``b0`` (:math:`B_0`).
-
-    Examples
-    --------
-    >>> sqrt_scaling_lr(0.1, 16, 64)
-    0.2
-    """
-    lr, b0, b = _scaling_args(lr, b0, batch_size)
-    out = lr * np.sqrt(b / b0)
-    return float(out) if out.ndim == 0 else out
 
 
 @dataclass(frozen=True)

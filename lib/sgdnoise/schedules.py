@@ -1,7 +1,9 @@
-r"""Learning-rate and batch-size schedules as plain functions of the step, and the Robbins–Monro test.
+r"""Schedules in one place: learning rate and batch size, the scaling rules, and noise injection.
 
 Every schedule here is a function ``step -> value`` (steps counted from 0), usable as the ``lr``
-argument of :func:`sgdnoise.training.train_sgd` or of :func:`sgdnoise.ensemble.least_squares_sgd`:
+or ``batch_size`` argument of :func:`sgdnoise.training.train_sgd`, of
+:func:`sgdnoise.ensemble.excess_trajectories` and of :func:`sgdnoise.leastsquares.expected_excess`;
+:func:`as_schedule` turns a plain number into the constant schedule:
 
 * :func:`constant_lr` — :math:`\eta_t = \eta_0`;
 * :func:`inverse_sqrt_lr` — :math:`\eta_t = \eta_0/\sqrt{1 + t/t_0}` (convex rate :math:`O(1/\sqrt T)`);
@@ -9,7 +11,11 @@ argument of :func:`sgdnoise.training.train_sgd` or of :func:`sgdnoise.ensemble.l
 * :func:`step_decay_lr` — :math:`\eta_0\,\gamma^{k(t)}`, ``k(t)`` milestones passed;
 * :func:`cosine_lr` — :math:`\eta_{\min} + \frac12(\eta_0-\eta_{\min})(1 + \cos(\pi t/T))`;
 * :func:`warmup_lr` — a linear warm-up in front of any schedule;
-* :func:`step_batch_size` — a batch size multiplied by a factor at milestones (Smith et al. 2018).
+* :func:`step_batch_size` — a batch size multiplied by a factor at milestones (Smith et al. 2018);
+* :func:`three_phase` — an explore / converge / refine pair of rate and batch-size schedules;
+* :func:`linear_scaling_lr`, :func:`sqrt_scaling_lr` — the two rules for moving η with B;
+* :func:`injection_variance`, :func:`add_gradient_noise` — annealed gradient-noise injection
+  (Neelakantan et al. 2015), as ``train_sgd(..., grad_noise=c)`` uses it.
 
 :func:`robbins_monro` tells whether a schedule satisfies :math:`\sum_t\eta_t = \infty` and
 :math:`\sum_t\eta_t^2 < \infty` (Robbins & Monro 1951) from its decay exponent.
@@ -21,9 +27,32 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import torch
+
 from ._validate import check_positive_float, check_positive_int
 
+#: A schedule: a function of the step (counted from 0) returning a rate or a batch size.
 Schedule = Callable[[int], float]
+
+
+def as_schedule(value, name: str = "lr") -> Schedule:
+    """``value`` if it is a schedule (callable), else the constant schedule ``step -> value``.
+
+    A number is checked (``> 0``; for ``name="batch_size"`` an integer ``>= 1``); an array
+    (one value per run, for the ensembles) is returned as a constant schedule as is.
+
+    Examples
+    --------
+    >>> as_schedule(0.1)(5), as_schedule(lambda t: 1 / (t + 1))(3), as_schedule(8, "batch_size")(0)
+    (0.1, 0.25, 8)
+    """
+    if callable(value):
+        return value
+    if isinstance(value, (np.ndarray, torch.Tensor, list, tuple)):
+        return lambda t: value
+    value = check_positive_int(name, value) if name == "batch_size" else check_positive_float(name, value)
+    return lambda t: value
 
 
 def _check_milestones(milestones: Sequence[int]) -> tuple[int, ...]:
@@ -33,19 +62,19 @@ def _check_milestones(milestones: Sequence[int]) -> tuple[int, ...]:
     return ms
 
 
-def constant_lr(eta0: float) -> Schedule:
-    r""":math:`\eta_t = \eta_0` (``eta0 > 0``).
+def constant_lr(lr: float) -> Schedule:
+    r""":math:`\eta_t = \eta_0` (``lr`` :math:`= \eta_0 > 0`).
 
     Examples
     --------
     >>> constant_lr(0.1)(1000)
     0.1
     """
-    eta0 = check_positive_float("eta0", eta0)
-    return lambda t: eta0
+    lr = check_positive_float("lr", lr)
+    return lambda t: lr
 
 
-def inverse_sqrt_lr(eta0: float, t0: float = 1.0) -> Schedule:
+def inverse_sqrt_lr(lr: float, t0: float = 1.0) -> Schedule:
     r""":math:`\eta_t = \eta_0 / \sqrt{1 + t/t_0}`.
 
     The classical choice for convex, non-smooth problems: with averaged iterates it gives
@@ -54,19 +83,19 @@ def inverse_sqrt_lr(eta0: float, t0: float = 1.0) -> Schedule:
 
     Parameters
     ----------
-    eta0 : float
-        Initial learning rate (> 0).
+    lr : float
+        Initial learning rate :math:`\eta_0 > 0`.
     t0 : float
-        Steps over which the rate stays near ``eta0`` (> 0).
+        Steps over which the rate stays near ``lr`` (> 0).
 
     Examples
     --------
     >>> inverse_sqrt_lr(1.0, t0=1.0)(3)
     0.5
     """
-    eta0 = check_positive_float("eta0", eta0)
+    lr = check_positive_float("lr", lr)
     t0 = check_positive_float("t0", t0)
-    return lambda t: eta0 / math.sqrt(1.0 + t / t0)
+    return lambda t: lr / math.sqrt(1.0 + t / t0)
 
 
 def inverse_time_lr(mu: float, t0: float) -> Schedule:
@@ -94,13 +123,13 @@ def inverse_time_lr(mu: float, t0: float) -> Schedule:
     return lambda t: 1.0 / (mu * (t + t0))
 
 
-def step_decay_lr(eta0: float, factor: float, milestones: Sequence[int]) -> Schedule:
+def step_decay_lr(lr: float, factor: float, milestones: Sequence[int]) -> Schedule:
     r""":math:`\eta_t = \eta_0\,\gamma^{k(t)}`, with :math:`k(t)` the number of milestones :math:`\le t`.
 
     Parameters
     ----------
-    eta0 : float
-        Initial rate (> 0).
+    lr : float
+        Initial rate :math:`\eta_0 > 0`.
     factor : float
         Multiplier :math:`\gamma` in (0, 1] applied at each milestone.
     milestones : sequence of int
@@ -112,33 +141,34 @@ def step_decay_lr(eta0: float, factor: float, milestones: Sequence[int]) -> Sche
     >>> f(9), f(10), round(f(25), 12)
     (1.0, 0.1, 0.01)
     """
-    eta0 = check_positive_float("eta0", eta0)
+    lr = check_positive_float("lr", lr)
     factor = check_positive_float("factor", factor)
     if factor > 1:
         raise ValueError(f"factor must be in (0, 1], got {factor}")
     ms = _check_milestones(milestones)
-    return lambda t: eta0 * factor ** sum(t >= m for m in ms)
+    return lambda t: lr * factor ** sum(t >= m for m in ms)
 
 
-def cosine_lr(eta0: float, total_steps: int, eta_min: float = 0.0) -> Schedule:
+def cosine_lr(lr: float, total_steps: int, lr_min: float = 0.0) -> Schedule:
     r""":math:`\eta_t = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})\,(1 + \cos(\pi\,t/T))`, constant after ``T``.
 
-    Cosine annealing (Loshchilov & Hutter 2017) over a known horizon :math:`T` = ``total_steps``.
-    With ``eta_min = 0`` the last steps have a vanishing rate; ``eta_min > 0`` is needed if
+    Cosine annealing (Loshchilov & Hutter 2017) from ``lr`` :math:`=\eta_0` to ``lr_min``
+    :math:`=\eta_{\min}` over a known horizon :math:`T` = ``total_steps``.
+    With ``lr_min = 0`` the last steps have a vanishing rate; ``lr_min > 0`` is needed if
     steps beyond ``T`` must still move (``train_sgd`` requires a rate > 0).
 
     Examples
     --------
-    >>> f = cosine_lr(1.0, 100, eta_min=0.1)
+    >>> f = cosine_lr(1.0, 100, lr_min=0.1)
     >>> f(0), round(f(50), 12), round(f(100), 12), round(f(500), 12)
     (1.0, 0.55, 0.1, 0.1)
     """
-    eta0 = check_positive_float("eta0", eta0)
+    lr = check_positive_float("lr", lr)
     total_steps = check_positive_int("total_steps", total_steps)
-    eta_min = check_positive_float("eta_min", eta_min, allow_zero=True)
-    if eta_min > eta0:
-        raise ValueError(f"eta_min must be <= eta0 = {eta0}, got {eta_min}")
-    return lambda t: eta_min + 0.5 * (eta0 - eta_min) * (1 + math.cos(math.pi * min(t, total_steps) / total_steps))
+    lr_min = check_positive_float("lr_min", lr_min, allow_zero=True)
+    if lr_min > lr:
+        raise ValueError(f"lr_min must be <= lr = {lr}, got {lr_min}")
+    return lambda t: lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * min(t, total_steps) / total_steps))
 
 
 def warmup_lr(schedule: Schedule, warmup_steps: int) -> Schedule:
@@ -165,7 +195,8 @@ def warmup_lr(schedule: Schedule, warmup_steps: int) -> Schedule:
     return lambda t: schedule(t) * min(1.0, (t + 1) / warmup_steps)
 
 
-def step_batch_size(b0: int, factor: int, milestones: Sequence[int], maximum: int | None = None) -> Callable[[int], int]:
+def step_batch_size(batch_size: int, factor: int, milestones: Sequence[int],
+                    maximum: int | None = None) -> Callable[[int], int]:
     r"""A batch size :math:`B_t = \min(B_0\,\rho^{k(t)}, B_{\max})`, :math:`k(t)` milestones passed.
 
     "Don't decay the learning rate, increase the batch size" (Smith, Kindermans, Ying & Le 2018):
@@ -174,8 +205,8 @@ def step_batch_size(b0: int, factor: int, milestones: Sequence[int], maximum: in
 
     Parameters
     ----------
-    b0 : int
-        Initial batch size (>= 1).
+    batch_size : int
+        Initial batch size :math:`B_0 \ge 1`.
     factor : int
         Integer multiplier :math:`\rho \ge 1`.
     milestones : sequence of int
@@ -189,7 +220,7 @@ def step_batch_size(b0: int, factor: int, milestones: Sequence[int], maximum: in
     >>> f(0), f(100), f(250)
     (8, 32, 64)
     """
-    b0 = check_positive_int("b0", b0)
+    b0 = check_positive_int("batch_size", batch_size)
     factor = check_positive_int("factor", factor)
     ms = _check_milestones(milestones)
     if maximum is not None:
@@ -279,8 +310,8 @@ def robbins_monro(schedule: Schedule, horizon: int = 10**7, tol: float = 0.02) -
     return RobbinsMonro(exponent=p, sum_diverges=p <= 1 + tol, sum_squares_converges=p > 0.5 + tol)
 
 
-def three_phase(eta_explore: float, eta_refine: float, b_explore: int, b_refine: int, explore_steps: int,
-                converge_steps: int) -> tuple[Schedule, Callable[[int], int]]:
+def three_phase(lr_explore: float, lr_refine: float, batch_size_explore: int, batch_size_refine: int,
+                explore_steps: int, converge_steps: int) -> tuple[Schedule, Callable[[int], int]]:
     r"""An explore / converge / refine schedule on η and B, as a pair ``(lr(step), batch_size(step))``.
 
     * explore (``t < T_1``): a large constant rate :math:`\eta_e` with small batches
@@ -292,9 +323,9 @@ def three_phase(eta_explore: float, eta_refine: float, b_explore: int, b_refine:
 
     Parameters
     ----------
-    eta_explore, eta_refine : float
+    lr_explore, lr_refine : float
         :math:`\eta_e \ge \eta_r > 0`.
-    b_explore, b_refine : int
+    batch_size_explore, batch_size_refine : int
         :math:`1 \le B_e \le B_r`.
     explore_steps, converge_steps : int
         :math:`T_1, T_2 \ge 1`.
@@ -305,20 +336,144 @@ def three_phase(eta_explore: float, eta_refine: float, b_explore: int, b_refine:
     >>> lr(0), round(lr(15), 4), lr(30), bs(0), bs(19), bs(20)
     (0.5, 0.275, 0.05, 4, 4, 64)
     """
-    eta_explore = check_positive_float("eta_explore", eta_explore)
-    eta_refine = check_positive_float("eta_refine", eta_refine)
-    if eta_refine > eta_explore:
-        raise ValueError(f"eta_refine must be <= eta_explore = {eta_explore}, got {eta_refine}")
-    b_explore = check_positive_int("b_explore", b_explore)
-    b_refine = check_positive_int("b_refine", b_refine, minimum=b_explore)
+    lr_explore = check_positive_float("lr_explore", lr_explore)
+    lr_refine = check_positive_float("lr_refine", lr_refine)
+    if lr_refine > lr_explore:
+        raise ValueError(f"lr_refine must be <= lr_explore = {lr_explore}, got {lr_refine}")
+    b_explore = check_positive_int("batch_size_explore", batch_size_explore)
+    b_refine = check_positive_int("batch_size_refine", batch_size_refine, minimum=b_explore)
     t1 = check_positive_int("explore_steps", explore_steps)
     t2 = check_positive_int("converge_steps", converge_steps)
-    anneal = cosine_lr(eta_explore, t2, eta_min=eta_refine)
+    anneal = cosine_lr(lr_explore, t2, lr_min=lr_refine)
 
     def lr(t: int) -> float:
-        return eta_explore if t < t1 else anneal(t - t1)
+        return lr_explore if t < t1 else anneal(t - t1)
 
     def batch_size(t: int) -> int:
         return b_explore if t < t1 + t2 else b_refine
 
     return lr, batch_size
+
+
+def _scaling_args(lr, base_batch_size, batch_size) -> tuple[float, int, np.ndarray]:
+    """Validate the arguments shared by the scaling rules."""
+    lr = check_positive_float("lr", lr)
+    b0 = check_positive_int("base_batch_size", base_batch_size)
+    b = np.asarray(batch_size, dtype=float)
+    if (b < 1).any():
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return lr, b0, b
+
+
+def linear_scaling_lr(lr: float, base_batch_size: int, batch_size):
+    r"""The linear scaling rule :math:`\eta = \eta_0\,B/B_0` (Goyal et al. 2017): keeps :math:`\eta/B` fixed.
+
+    Parameters
+    ----------
+    lr : float
+        :math:`\eta_0 > 0`, the rate tuned at ``base_batch_size``.
+    base_batch_size : int
+        :math:`B_0 \ge 1`.
+    batch_size : int or array of int
+        :math:`B \ge 1`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Examples
+    --------
+    >>> linear_scaling_lr(0.1, 32, 256)
+    0.8
+    """
+    lr, b0, b = _scaling_args(lr, base_batch_size, batch_size)
+    out = lr * b / b0
+    return float(out) if out.ndim == 0 else out
+
+
+def sqrt_scaling_lr(lr: float, base_batch_size: int, batch_size):
+    r"""The square-root rule :math:`\eta = \eta_0\sqrt{B/B_0}` (Krizhevsky 2014; Hoffer et al. 2017): keeps :math:`\eta^2/B` fixed.
+
+    Parameters as in :func:`linear_scaling_lr`.
+
+    Examples
+    --------
+    >>> sqrt_scaling_lr(0.1, 16, 64)
+    0.2
+    """
+    lr, b0, b = _scaling_args(lr, base_batch_size, batch_size)
+    out = lr * np.sqrt(b / b0)
+    return float(out) if out.ndim == 0 else out
+
+
+def injection_variance(step, scale: float, decay: float = 0.55):
+    r"""The annealed variance :math:`\sigma_t^2 = c/(1+t)^\gamma` of injected gradient noise.
+
+    Parameters
+    ----------
+    step : int or array of int
+        :math:`t \ge 0`, counted from 0.
+    scale : float
+        :math:`c \ge 0` (Neelakantan et al. tried 0.01, 0.3 and 1).
+    decay : float
+        :math:`\gamma \ge 0` (0.55 in the paper).
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    References
+    ----------
+    Neelakantan et al. (2015), "Adding gradient noise improves learning for very deep networks",
+    arXiv:1511.06807.
+
+    Examples
+    --------
+    >>> injection_variance(0, 0.3)
+    0.3
+    >>> round(injection_variance(99, 1.0, 0.5), 6)
+    0.1
+    """
+    scale = check_positive_float("scale", scale, allow_zero=True)
+    decay = check_positive_float("decay", decay, allow_zero=True)
+    t = np.asarray(step)
+    if not np.issubdtype(t.dtype, np.integer) or (t < 0).any():
+        raise ValueError(f"step must be an integer >= 0, got {step}")
+    out = scale / (1.0 + t) ** decay
+    return float(out) if out.ndim == 0 else out
+
+
+def add_gradient_noise(grads: Sequence[torch.Tensor], variance: float,
+                       generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    r"""The gradient (a list of tensors, one per parameter) plus Gaussian noise :math:`\mathcal N(0, \sigma^2 I)`.
+
+    :math:`g \mapsto g + \sigma\zeta`, :math:`\zeta \sim \mathcal N(0, I)`, drawn tensor by tensor on
+    the gradients' device with ``generator``; with :math:`\sigma^2` = :func:`injection_variance`
+    this is the annealed injection of Neelakantan et al. (2015).
+
+    Parameters
+    ----------
+    grads : sequence of torch.Tensor
+    variance : float
+        :math:`\sigma^2 \ge 0`.
+    generator : torch.Generator, optional
+        On the gradients' device; ``None``: a fresh one seeded from the operating system.
+
+    Returns
+    -------
+    list of torch.Tensor
+
+    Examples
+    --------
+    >>> g = add_gradient_noise([torch.zeros(20000)], 4.0, torch.Generator().manual_seed(0))
+    >>> round(float(g[0].std()), 1)
+    2.0
+    """
+    from ._validate import torch_generator
+
+    grads = list(grads)
+    if not grads or not all(isinstance(g, torch.Tensor) for g in grads):
+        raise ValueError("grads must be a non-empty sequence of tensors")
+    std = math.sqrt(check_positive_float("variance", variance, allow_zero=True))
+    generator = torch_generator(generator, grads[0], data="the gradients")
+    return [g + std * torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype) for g in grads]

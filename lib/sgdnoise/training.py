@@ -1,10 +1,14 @@
-r"""A plain SGD training loop with a pluggable sampler and learning-rate schedule.
+r"""A plain SGD training loop with a pluggable sampler and learning-rate and batch-size schedules.
 
-Each step draws a mini-batch :math:`\mathcal B_t`, evaluates the mini-batch loss and updates
+Each step draws a mini-batch :math:`\mathcal B_t` of :math:`B_t` examples, evaluates the mini-batch
+loss and updates
 
 .. math::  w_{t+1} = w_t - \eta_t \nabla_w \Big[\tfrac{1}{|\mathcal B_t|}\sum_{i\in\mathcal B_t}\ell(w_t; x_i, y_i) + \tfrac{\lambda}{2}\lVert w_t\rVert^2\Big]
 
-(or with the *sum* of the losses, ``reduction="sum"``; the regularizer is never summed). The
+(or with the *sum* of the losses, ``reduction="sum"``; the regularizer is never summed), after
+the optional clipping (:func:`sgdnoise.clipping.clip_by_norm`) and noise injection
+(:func:`sgdnoise.schedules.add_gradient_noise`) of the gradient. :math:`\eta_t` and :math:`B_t`
+are numbers or schedules (:mod:`sgdnoise.schedules`). The
 history records the mini-batch loss at every step, the full training objective several times
 per epoch, and the wall-clock seconds spent in updates (evaluation time excluded), so loss
 can be plotted against steps, epochs or seconds. Robbins & Monro (1951); Bottou, Curtis &
@@ -22,17 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validate import check_bool, check_finite, check_generator, check_positive_float, check_positive_int
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from ._validate import check_bool, check_generator, check_positive_float, check_positive_int
+from .clipping import clip_by_norm
 from .gradients import LossFn, _check_data
 from .sampling import SCHEMES, Sampler, epoch_batches
-
-Schedule = Callable[[int], float]
-
-
-def constant_lr(lr: float) -> Schedule:
-    """The constant schedule ``η_t = lr`` (``lr > 0``)."""
-    lr = check_positive_float("lr", lr)
-    return lambda step: lr
+from .schedules import Schedule, add_gradient_noise, as_schedule, injection_variance
 
 
 @dataclass
@@ -41,10 +41,11 @@ class History:
 
     Attributes
     ----------
-    step_loss : numpy.ndarray, shape (steps,)
+    step_loss : numpy.ndarray, shape (n_steps,)
         Mini-batch loss (mean over the batch, with the regularizer) before each update.
-    step_lr : numpy.ndarray, shape (steps,)
-    step_seconds : numpy.ndarray, shape (steps,)
+    step_lr, step_batch_size : numpy.ndarray, shape (n_steps,)
+        The learning rate and the batch size of each update.
+    step_seconds : numpy.ndarray, shape (n_steps,)
         Wall-clock duration of each update (its median is robust to a busy machine).
     eval_step, eval_epoch, eval_time, eval_loss : numpy.ndarray
         Full training objective ``eval_loss`` after ``eval_step`` updates (``eval_epoch`` in
@@ -53,6 +54,7 @@ class History:
     eval_test_loss, eval_test_accuracy : numpy.ndarray
         The same on the test set when one was given (else empty).
     steps_per_epoch : int
+        Updates in one epoch (of the first epoch, under a batch-size schedule).
     """
 
     step_loss: np.ndarray
@@ -65,6 +67,7 @@ class History:
     eval_test_loss: np.ndarray = field(default_factory=lambda: np.array([]))
     eval_test_accuracy: np.ndarray = field(default_factory=lambda: np.array([]))
     steps_per_epoch: int = 0
+    step_batch_size: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
 
     @property
     def final_loss(self) -> float:
@@ -73,10 +76,10 @@ class History:
 
 
 def objective(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, l2: float = 0.0,
-              chunk: int = 8192) -> float:
+              chunk_size: int = 8192) -> float:
     r"""The full training objective :math:`\frac1N\sum_i \ell(w; x_i, y_i) + \frac\lambda2\lVert w\rVert^2`.
 
-    Evaluated without gradients, in chunks of ``chunk`` examples, accumulated in float64.
+    Evaluated without gradients, in chunks of ``chunk_size`` examples, accumulated in float64.
 
     Parameters
     ----------
@@ -87,7 +90,7 @@ def objective(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         ``(N, ...)`` inputs (same dtype and device as the model) and targets.
     l2 : float
         λ >= 0.
-    chunk : int
+    chunk_size : int
         Examples per forward pass, >= 1.
 
     Returns
@@ -102,7 +105,7 @@ def objective(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     """
     _check_data(X, y, model)
     l2 = check_positive_float("l2", l2, allow_zero=True)
-    chunk = check_positive_int("chunk", chunk)
+    chunk = check_positive_int("chunk_size", chunk_size)
     with torch.no_grad():
         total = 0.0
         for s in range(0, X.shape[0], chunk):
@@ -135,8 +138,59 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _batches(sampler: Sampler, n: int, batch_size_of: Schedule, generator, first_step: int):
+    """The mini-batches of one epoch, cut at the scheduled batch sizes (internal).
+
+    The epoch is the sampler's batches at the size of its first step; when the schedule asks for
+    another size, the rest of the epoch's indices is re-cut at it. Yields ``(indices, n_planned)``,
+    ``n_planned`` the epoch's number of steps as planned at that point.
+    """
+    step, done = first_step, 0
+    queue = list(sampler(n, check_positive_int("batch_size", batch_size_of(step), maximum=n), generator))
+    while queue:
+        b = check_positive_int("batch_size", batch_size_of(step), maximum=n)
+        if queue[0].numel() != b and (len(queue) > 1 or queue[0].numel() > b):
+            queue = list(torch.cat(queue).split(b))
+        yield queue.pop(0), done + 1 + len(queue)
+        step, done = step + 1, done + 1
+
+
+def _check_options(model, X, y, *, epochs, evals_per_epoch, l2, grad_noise, grad_noise_decay, clip_norm, callback,
+                   eval_mode, divergence_threshold, transform, test, generator, reduction, sampler) -> Sampler:
+    """Validate train_sgd's options; return the sampler as a function (internal)."""
+    _check_data(X, y, model)
+    check_positive_float("epochs", epochs)
+    check_positive_int("evals_per_epoch", evals_per_epoch)
+    check_positive_float("l2", l2, allow_zero=True)
+    check_positive_float("grad_noise", grad_noise, allow_zero=True)
+    check_positive_float("grad_noise_decay", grad_noise_decay, allow_zero=True)
+    if clip_norm is not None:
+        check_positive_float("clip_norm", clip_norm)
+    for name, f in (("callback", callback), ("transform", transform)):
+        if f is not None and not callable(f):
+            raise ValueError(f"{name} must be callable, got {type(f).__name__}")
+    check_bool("eval_mode", eval_mode)
+    check_positive_float("divergence_threshold", divergence_threshold)
+    if test is not None:
+        if not isinstance(test, (tuple, list)) or len(test) != 2:
+            raise ValueError("test must be a pair (X_test, y_test)")
+        _check_data(test[0], test[1], model)
+    # The sampler draws indices on the generator's device (they move to X's); the gradient noise is
+    # drawn on the parameters' device, so there the generator must live.
+    check_generator(generator, X if grad_noise > 0 else None, data="X (grad_noise > 0 draws there)")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    if isinstance(sampler, str):
+        if sampler not in SCHEMES:
+            raise ValueError(f"sampler must be one of {SCHEMES} or a callable, got {sampler!r}")
+        return lambda n_, b_, g_: epoch_batches(n_, b_, sampler, g_)
+    if not callable(sampler):
+        raise ValueError(f"sampler must be one of {SCHEMES} or a callable, got {type(sampler).__name__}")
+    return sampler
+
+
 def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *,
-              lr: float | Schedule, batch_size: int, epochs: float,
+              lr: float | Schedule, batch_size: int | Schedule, epochs: float,
               sampler: str | Sampler = "shuffle",
               generator: torch.Generator | None = None, reduction: str = "mean", l2: float = 0.0,
               evals_per_epoch: int = 1, test: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -157,9 +211,13 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     X, y : torch.Tensor
         Training data on the model's device.
     lr : float or callable
-        Learning rate η > 0, or a schedule ``step -> η_step`` (steps counted from 0).
-    batch_size : int
-        B in ``[1, N]``.
+        Learning rate η > 0, or a schedule ``step -> η_step`` (steps counted from 0;
+        :mod:`sgdnoise.schedules`).
+    batch_size : int or callable
+        B in ``[1, N]``, or a schedule ``step -> B_step`` (e.g.
+        :func:`sgdnoise.schedules.step_batch_size`). Each epoch is cut into the sampler's batches;
+        when the schedule changes the size mid-epoch, the rest of the epoch is re-cut at the new
+        size (so every example is still used once per epoch with ``"shuffle"``).
     epochs : float
         Number of passes over the data (> 0); a fraction stops mid-epoch.
     sampler : {"shuffle", "fixed", "replacement"} or callable
@@ -180,19 +238,19 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         Stop early (recording ``inf``) once the mini-batch loss exceeds this or is not finite.
     transform : callable, optional
         ``transform(xb, yb) -> (xb, yb)`` applied to every mini-batch before the step, e.g. data
-        augmentation (:func:`sgdnoise.perturbations.augment_digits`) — a source of noise
-        switched on in the same loop. Evaluations use the untransformed data.
+        augmentation (:func:`sgdnoise.perturbations.augment_standardized`) — a source of noise switched on
+        in the same loop. Evaluations use the untransformed data.
     grad_noise : float
         Annealed gradient-noise injection (Neelakantan et al. 2015): Gaussian noise
         :math:`\mathcal N(0, \sigma_t^2 I)` with :math:`\sigma_t^2 = c/(1+t)^\gamma`
-        (:func:`sgdnoise.engineering.injection_variance`) is added to the gradient before step
-        :math:`t`; ``grad_noise`` is :math:`c \ge 0` (0, the default, switches it off). Drawn
-        with ``generator``.
+        (:func:`sgdnoise.schedules.injection_variance`) is added to the gradient before step
+        :math:`t` (:func:`sgdnoise.schedules.add_gradient_noise`); ``grad_noise`` is
+        :math:`c \ge 0` (0, the default, switches it off). Drawn with ``generator``.
     grad_noise_decay : float
         :math:`\gamma \ge 0` (0.55 in the paper).
     clip_norm : float, optional
         Clip the (mini-batch, regularized, noise-free) gradient to this Euclidean norm before the
-        step, as ``torch.nn.utils.clip_grad_norm_`` does (:func:`sgdnoise.clipping.clip_by_norm`).
+        step (:func:`sgdnoise.clipping.clip_by_norm`), as ``torch.nn.utils.clip_grad_norm_`` does.
     callback : callable, optional
         ``callback(step, model, xb, yb)`` called before each update with the (transformed)
         mini-batch, e.g. :class:`sgdnoise.scaling.NoiseScaleLogger`; its time is not counted in
@@ -202,9 +260,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
         the default: batch norm then uses its running statistics and leaves them unchanged, and
         dropout is off, so the numbers do not depend on which examples are evaluated together.
         Updates always run in ``train()`` mode. ``False`` evaluates in training mode (batch norm
-        normalizes with the statistics of the evaluated set and updates its running averages),
-        the behaviour before this option existed. Models without such layers give the same
-        numbers either way.
+        normalizes with the statistics of the evaluated set and updates its running averages).
+        Models without such layers give the same numbers either way.
 
     Returns
     -------
@@ -215,129 +272,154 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     >>> import torch.nn.functional as F
     >>> from sgdnoise.data import load_digits
     >>> from sgdnoise.models import make_model
+    >>> from sgdnoise.schedules import step_batch_size
     >>> data = load_digits(device="cpu")
     >>> model = make_model("logistic", 64, 10, device="cpu")
-    >>> h = train_sgd(model, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=32, epochs=1,
-    ...               generator=torch.Generator().manual_seed(0))
-    >>> bool(h.eval_loss[-1] < h.eval_loss[0])
-    True
+    >>> h = train_sgd(model, F.cross_entropy, data.X_train, data.y_train, lr=0.1,
+    ...               batch_size=step_batch_size(32, 4, [20]), epochs=1, generator=torch.Generator().manual_seed(0))
+    >>> bool(h.eval_loss[-1] < h.eval_loss[0]), h.step_batch_size[[0, 19, 20]].tolist()
+    (True, [32, 32, 128])
     """
-    _check_data(X, y, model)
-    n = X.shape[0]
-    batch_size = check_positive_int("batch_size", batch_size, maximum=n)
-    epochs = check_positive_float("epochs", epochs)
-    evals_per_epoch = check_positive_int("evals_per_epoch", evals_per_epoch)
-    l2 = check_positive_float("l2", l2, allow_zero=True)
-    schedule = lr if callable(lr) else constant_lr(lr)
-    grad_noise = check_positive_float("grad_noise", grad_noise, allow_zero=True)
-    grad_noise_decay = check_positive_float("grad_noise_decay", grad_noise_decay, allow_zero=True)
-    if clip_norm is not None:
-        clip_norm = check_positive_float("clip_norm", clip_norm)
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable, got {type(callback).__name__}")
-    eval_mode = check_bool("eval_mode", eval_mode)
-    divergence_threshold = check_positive_float("divergence_threshold", divergence_threshold)
-    if transform is not None and not callable(transform):
-        raise ValueError(f"transform must be callable, got {type(transform).__name__}")
-    if test is not None:
-        if not isinstance(test, (tuple, list)) or len(test) != 2:
-            raise ValueError("test must be a pair (X_test, y_test)")
-        _check_data(test[0], test[1], model)
-    # The sampler draws indices on the generator's device (they move to X's); the gradient noise is
-    # drawn on the parameters' device, so there the generator must live.
-    check_generator(generator, X if grad_noise > 0 else None, data="X (grad_noise > 0 draws there)")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-    if isinstance(sampler, str):
-        if sampler not in SCHEMES:
-            raise ValueError(f"sampler must be one of {SCHEMES} or a callable, got {sampler!r}")
-        scheme = sampler
-        sampler = lambda n_, b_, g_: epoch_batches(n_, b_, scheme, g_)  # noqa: E731
-    elif not callable(sampler):
-        raise ValueError(f"sampler must be one of {SCHEMES} or a callable, got {type(sampler).__name__}")
-
+    sampler = _check_options(model, X, y, epochs=epochs, evals_per_epoch=evals_per_epoch, l2=l2, grad_noise=grad_noise,
+                             grad_noise_decay=grad_noise_decay, clip_norm=clip_norm, callback=callback,
+                             eval_mode=eval_mode, divergence_threshold=divergence_threshold, transform=transform,
+                             test=test, generator=generator, reduction=reduction, sampler=sampler)
+    n, schedule, b_of = X.shape[0], as_schedule(lr, "lr"), as_schedule(batch_size, "batch_size")
     params = [p for p in model.parameters() if p.requires_grad]
-    device = X.device
-    steps_per_epoch = -(-n // batch_size)
-    total_steps = max(1, round(epochs * steps_per_epoch))
-    eval_at = {min(total_steps, round(steps_per_epoch * (k + 1) / evals_per_epoch) + e * steps_per_epoch)
-               for e in range(math.ceil(epochs)) for k in range(evals_per_epoch)}
-    eval_at = {s for s in eval_at if 0 < s <= total_steps} | {total_steps}
-
-    step_loss, step_lr, step_seconds = [], [], []
-    ev = {"step": [], "time": [], "loss": [], "test_loss": [], "test_acc": []}
+    last_epoch = math.ceil(epochs) - 1
+    rec = {k: [] for k in ("loss", "lr", "b", "sec", "ev_step", "ev_time", "ev_loss", "ev_test", "ev_acc")}
 
     def evaluate(step: int, seconds: float, diverged: bool = False) -> None:
+        if rec["ev_step"] and rec["ev_step"][-1] == step:
+            return
         model.train(not eval_mode)
-        ev["step"].append(step)
-        ev["time"].append(seconds)
-        ev["loss"].append(math.inf if diverged else objective(model, loss_fn, X, y, l2))
+        rec["ev_step"].append(step)
+        rec["ev_time"].append(seconds)
+        rec["ev_loss"].append(math.inf if diverged else objective(model, loss_fn, X, y, l2))
         if test is not None:
-            ev["test_loss"].append(math.inf if diverged else objective(model, loss_fn, *test))
-            ev["test_acc"].append(float("nan") if diverged else accuracy(model, *test))
+            rec["ev_test"].append(math.inf if diverged else objective(model, loss_fn, *test))
+            rec["ev_acc"].append(float("nan") if diverged else accuracy(model, *test))
         model.train()
 
     was_training = model.training
     model.train()
     evaluate(0, 0.0)
-    seconds, step = 0.0, 0
-    diverged = False
-    while step < total_steps and not diverged:
-        for idx in sampler(n, batch_size, generator):
-            if step >= total_steps:
+    seconds, step, steps_per_epoch, epoch = 0.0, 0, 0, 0
+    stop = False
+    while not stop:
+        k_next, done = 0, 0
+        for idx, planned in _batches(sampler, n, b_of, generator, step):
+            steps_per_epoch = steps_per_epoch or planned
+            if epoch == last_epoch and done >= max(1 if step == 0 else 0, round((epochs - last_epoch) * planned)):
                 break
             eta = float(schedule(step))
             if not math.isfinite(eta) or eta <= 0:
                 raise ValueError(f"learning rate (lr) must be finite and > 0, got {eta} at step {step}")
+            xb, yb = X[idx], y[idx]
+            if transform is not None:
+                xb, yb = transform(xb, yb)
             if callback is not None:
-                xb, yb = X[idx], y[idx]
-                if transform is not None:
-                    xb, yb = transform(xb, yb)
                 callback(step, model, xb, yb)
-            _sync(device)
+            _sync(X.device)
             t0 = time.perf_counter()
-            if callback is None:
-                xb, yb = X[idx], y[idx]
-                if transform is not None:
-                    xb, yb = transform(xb, yb)
             loss = loss_fn(model(xb), yb)
             reg = 0.5 * l2 * sum((p ** 2).sum() for p in params) if l2 else 0.0
-            scale = xb.shape[0] if reduction == "sum" else 1.0
-            grads = torch.autograd.grad(loss * scale + reg, params)
+            grads = torch.autograd.grad(loss * (xb.shape[0] if reduction == "sum" else 1.0) + reg, params)
             with torch.no_grad():
                 if clip_norm is not None:
-                    norm = torch.sqrt(sum(g.double().square().sum() for g in grads))
-                    if float(norm) > clip_norm:
-                        grads = [g * (clip_norm / float(norm)) for g in grads]
+                    flat = clip_by_norm(parameters_to_vector(grads), clip_norm)
+                    grads = [torch.empty_like(g) for g in grads]
+                    vector_to_parameters(flat, grads)
                 if grad_noise > 0:
-                    std = math.sqrt(grad_noise / (1.0 + step) ** grad_noise_decay)
-                    grads = [g + std * torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype)
-                             for g in grads]
+                    grads = add_gradient_noise(grads, injection_variance(step, grad_noise, grad_noise_decay),
+                                               generator)
                 for p, g in zip(params, grads):
                     p.sub_(eta * g)
-            _sync(device)
+            _sync(X.device)
             dt = time.perf_counter() - t0
             seconds += dt
-            step_seconds.append(dt)
             value = float(loss.detach()) + (float(reg.detach()) if l2 else 0.0)
-            step_loss.append(value)
-            step_lr.append(eta)
-            step += 1
+            for key, v in (("sec", dt), ("loss", value), ("lr", eta), ("b", int(idx.numel()))):
+                rec[key].append(v)
+            step, done = step + 1, done + 1
             if not math.isfinite(value) or value > divergence_threshold:
-                diverged = True
                 evaluate(step, seconds, diverged=True)
+                stop = True
                 break
-            if step in eval_at:
+            while k_next < evals_per_epoch and done >= round(planned * (k_next + 1) / evals_per_epoch):
                 evaluate(step, seconds)
+                k_next += 1
+        stop = stop or epoch >= last_epoch
+        epoch += 1
+    evaluate(step, seconds)
     model.train(was_training)
-    steps = np.asarray(ev["step"])
+    ev_step = np.asarray(rec["ev_step"])
     return History(
-        step_loss=np.asarray(step_loss), step_lr=np.asarray(step_lr), step_seconds=np.asarray(step_seconds),
-        eval_step=steps,
-        eval_epoch=steps / steps_per_epoch, eval_time=np.asarray(ev["time"]), eval_loss=np.asarray(ev["loss"]),
-        eval_test_loss=np.asarray(ev["test_loss"]), eval_test_accuracy=np.asarray(ev["test_acc"]),
-        steps_per_epoch=steps_per_epoch,
+        step_loss=np.asarray(rec["loss"]), step_lr=np.asarray(rec["lr"]), step_seconds=np.asarray(rec["sec"]),
+        eval_step=ev_step, eval_epoch=ev_step / steps_per_epoch, eval_time=np.asarray(rec["ev_time"]),
+        eval_loss=np.asarray(rec["ev_loss"]), eval_test_loss=np.asarray(rec["ev_test"]),
+        eval_test_accuracy=np.asarray(rec["ev_acc"]), steps_per_epoch=steps_per_epoch,
+        step_batch_size=np.asarray(rec["b"], dtype=int),
     )
+
+
+class ParameterTrace:
+    r"""A :func:`train_sgd` callback that follows one parameter tensor: its squared norm and steps.
+
+    Called before every update, it records :math:`\lVert p_t\rVert^2` and, from the second call
+    on, the squared length of the last update, :math:`\lVert p_t - p_{t-1}\rVert^2` (in float64).
+    Call :meth:`record` once more after training to include the final point. For a weight
+    followed by batch norm the gradient is orthogonal to the weight, so
+    :math:`\lVert p_{t+1}\rVert^2 - \lVert p_t\rVert^2 = \lVert p_{t+1} - p_t\rVert^2`
+    (van Laarhoven 2017): the norm only grows under plain SGD.
+
+    Parameters
+    ----------
+    param : torch.Tensor
+        The parameter (updated in place by the training loop), e.g. ``model.net[0].weight``.
+
+    Attributes
+    ----------
+    sq_norms : numpy.ndarray
+        :math:`\lVert p\rVert^2` at every call.
+    sq_steps : numpy.ndarray
+        :math:`\lVert\Delta p\rVert^2` between consecutive calls (one fewer entry).
+
+    Examples
+    --------
+    >>> p = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    >>> trace = ParameterTrace(p)
+    >>> trace(0, None, None, None); _ = p.data.mul_(2.0); trace.record()
+    >>> trace.sq_norms.tolist(), trace.sq_steps.tolist()
+    ([25.0, 100.0], [25.0])
+    """
+
+    def __init__(self, param: torch.Tensor):
+        if not isinstance(param, torch.Tensor):
+            raise ValueError(f"param must be a torch.Tensor (a model parameter), got {type(param).__name__}")
+        self.param = param
+        self._prev: torch.Tensor | None = None
+        self._norms: list[float] = []
+        self._steps: list[float] = []
+
+    def __call__(self, step, model, xb, yb) -> None:
+        self.record()
+
+    def record(self) -> None:
+        """Record the parameter now."""
+        w = self.param.detach().double().clone()
+        if self._prev is not None:
+            self._steps.append(float((w - self._prev).square().sum()))
+        self._prev = w
+        self._norms.append(float(w.square().sum()))
+
+    @property
+    def sq_norms(self) -> np.ndarray:
+        return np.asarray(self._norms)
+
+    @property
+    def sq_steps(self) -> np.ndarray:
+        return np.asarray(self._steps)
 
 
 def minimize_full_batch(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, l2: float = 0.0,
