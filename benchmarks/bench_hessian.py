@@ -57,7 +57,7 @@ def median_seconds(fn, repeats: int = 30) -> float:
 
 data = load_digits(device=device)
 X, y = data.X_train[:N], data.y_train[:N]
-model = make_model("mlp", 64, 10, hidden=(32,), seed=0, device=device)
+model = make_model("mlp", 64, 10, hidden=(32,), generator=torch.Generator(device=device).manual_seed(0))
 train_sgd(model, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=32, epochs=5,
           generator=torch.Generator(device=device).manual_seed(0))
 params = [p for p in model.parameters()]

@@ -65,13 +65,38 @@ def test_chapter_has_exercises_each_with_a_solution(nb):
     assert "Learning goals" in text and "## Summary" in text
 
 
+def _names_glued_in_dict_loops(code: str) -> set[str]:
+    """Names glued by ``for name, value in dict(a=..., b=...).items(): glue(name, ...)``: the keys."""
+    import ast
+
+    names = set()
+    for cell in code.split("\n\n\n#%%\n"):
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.For) and isinstance(node.target, ast.Tuple)
+                    and isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Attribute)
+                    and node.iter.func.attr == "items" and isinstance(node.iter.func.value, ast.Call)
+                    and getattr(node.iter.func.value.func, "id", None) == "dict"):
+                continue
+            key = node.target.elts[0]
+            glues = [c for c in ast.walk(node) if isinstance(c, ast.Call) and getattr(c.func, "id", None) == "glue"
+                     and c.args and isinstance(c.args[0], ast.Name) and isinstance(key, ast.Name)
+                     and c.args[0].id == key.id]
+            if glues:
+                names |= {kw.arg for kw in node.iter.func.value.keywords if kw.arg}
+    return names
+
+
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_glued_names_used_in_prose_are_defined(nb):
     cells = load(nb)["cells"]
     prose = "\n".join(source(c) for c in cells if c["cell_type"] == "markdown")
-    code = "\n".join(source(c) for c in cells if c["cell_type"] == "code")
+    code = "\n\n\n#%%\n".join(source(c) for c in cells if c["cell_type"] == "code")
     used = set(re.findall(r"\{glue(?::text)?\}`([\w]+)", prose))
-    literal = set(re.findall(r'glue\("([\w]+)"', code))
+    literal = set(re.findall(r'glue\("([\w]+)"', code)) | _names_glued_in_dict_loops(code)
     patterns = [re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(p)) + "$")
                 for p in re.findall(r'glue\(f"([^"]+)"', code)]
     missing = {u for u in used if u not in literal and not any(p.match(u) for p in patterns)}

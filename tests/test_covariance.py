@@ -157,7 +157,7 @@ def test_gradient_noise_summary_matches_the_covariance():
     # gradient. A 1/(N-1) covariance (2.5 % here), an uncentred one, or the top eigenvalue of
     # the second moment instead of the covariance all fail at these tolerances.
     g = torch.Generator().manual_seed(0)
-    m = make_model("mlp", 5, 3, hidden=(4,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, hidden=(4,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     X, y = torch.randn(40, 5, generator=g, dtype=torch.float64), torch.randint(0, 3, (40,), generator=g)
     s = gradient_noise_summary(m, F.cross_entropy, X, y)
     params = list(m.parameters())
@@ -174,7 +174,7 @@ def test_gradient_noise_summary_matches_the_covariance():
 
 def test_minibatch_noise_trace_estimates_trace_sigma():
     # Without interactions between examples, B tr Cov(g_B) (with replacement) = tr Sigma.
-    m = make_model("logistic", 4, 2, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(60, 4, generator=g, dtype=torch.float64), torch.randint(0, 2, (60,), generator=g)
     tr = gradient_noise_summary(m, F.cross_entropy, X, y)["trace_sigma"]
@@ -190,7 +190,7 @@ def test_minibatch_noise_trace_estimates_trace_sigma():
 
 
 def test_minibatch_noise_trace_blocks_add_up():
-    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64, batch_norm=True)
+    m = make_model("mlp", 4, 3, hidden=(5,), generator=torch.Generator().manual_seed(0), dtype=torch.float64, batch_norm=True)
     g = torch.Generator().manual_seed(2)
     X, y = torch.randn(60, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (60,), generator=g)
     full, g2 = minibatch_noise_trace(m, F.cross_entropy, X, y, 8, 20, generator=torch.Generator().manual_seed(3))
@@ -255,7 +255,7 @@ def test_trace_from_norms_only_matches_materialized():
     # reference does (vmap), through trace_covariance. float64 rounding only: rel 1e-12.
     g = torch.Generator().manual_seed(3)
     X, y = torch.randn(64, 6, generator=g, dtype=torch.float64), torch.randint(0, 4, (64,), generator=g)
-    m = make_model("mlp", 6, 4, hidden=(10,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 6, 4, hidden=(10,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     per = per_example_grads(m, F.cross_entropy, X, y, method="vmap")
     ref_tr, ref_g2 = trace_covariance(per), float(per.mean(0).square().sum())
     for chunk_size in (None, 10):
@@ -331,7 +331,7 @@ def test_augmentation_noise_split_is_the_law_of_total_variance():
     from sgdnoise.covariance import augmentation_noise_split
 
     g = torch.Generator().manual_seed(0)
-    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 4, 3, hidden=(5,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     X, y = torch.randn(40, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (40,), generator=g)
     # the same draws computed directly: pooled covariance of all N*M gradients (divisor N*M)
     gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)

@@ -22,7 +22,7 @@ def test_true_fisher_of_softmax_regression_closed_form(problem):
     # g(x, c) = A (p - e_c) with A = [kron(I_C, x); I_C] (weights row-major, then bias), so
     # F = (1/N) sum_i A_i (diag p_i - p_i p_i^T) A_i^T.
     X, _ = problem
-    m = make_model("logistic", 4, 3, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     P = torch.softmax(m(X), 1).detach()
     I = torch.eye(3, dtype=torch.float64)
     expected = torch.zeros(15, 15, dtype=torch.float64)
@@ -35,7 +35,7 @@ def test_true_fisher_of_softmax_regression_closed_form(problem):
 
 def test_softmax_regression_hessian_equals_true_fisher(problem):
     X, y = problem
-    m = make_model("logistic", 4, 3, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.allclose(full_hessian(m, F.cross_entropy, X, y, chunk_size=4), true_fisher(m, X), atol=1e-14)
 
 
@@ -55,7 +55,7 @@ def test_full_hessian_of_least_squares(problem):
 
 def test_empirical_fisher_is_covariance_plus_mean_outer_product(problem):
     X, y = problem
-    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 4, 3, hidden=(5,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     g = per_example_grads(m, F.cross_entropy, X, y)
     G = g.mean(0)
     assert torch.allclose(empirical_fisher(g), covariance_matrix(g) + torch.outer(G, G), atol=1e-14)
@@ -73,7 +73,7 @@ def test_subspace_overlap_of_random_subspaces_is_k_over_d():
 
 def test_bad_inputs(problem):
     X, y = problem
-    m = make_model("logistic", 4, 3, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with pytest.raises(ValueError, match="U and V"):
         subspace_overlap(torch.eye(3)[:, :2], torch.eye(3)[:, :1])
     with pytest.raises(ValueError, match="X contains NaN"):

@@ -18,7 +18,7 @@ def test_softmax_per_example_gradient_matches_closed_form(problem):
     # For logits z = W x + b and cross-entropy, the gradient is (softmax(z) - onehot(y)) x^T and
     # (softmax(z) - onehot(y)) for the bias.
     X, y = problem
-    m = make_model("logistic", 5, 3, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     g = per_example_grads(m, F.cross_entropy, X, y)
     r = torch.softmax(m(X), dim=1).detach() - F.one_hot(y, 3).double()
     expected = torch.cat([(r[:, :, None] * X[:, None, :]).reshape(40, -1), r], dim=1)
@@ -28,7 +28,7 @@ def test_softmax_per_example_gradient_matches_closed_form(problem):
 
 def test_per_example_grads_mean_is_full_gradient_for_mlp(problem):
     X, y = problem
-    m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, hidden=(7,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     g = per_example_grads(m, F.cross_entropy, X, y)
     assert torch.allclose(g.mean(0), full_gradient(m, F.cross_entropy, X, y), atol=1e-14)
     # each row equals a separate backward pass on that example
@@ -38,7 +38,7 @@ def test_per_example_grads_mean_is_full_gradient_for_mlp(problem):
 
 def test_chunking_does_not_change_the_result(problem):
     X, y = problem
-    m = make_model("mlp", 5, 3, device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y),
                           per_example_grads(m, F.cross_entropy, X, y, chunk_size=7), atol=1e-15)
 
@@ -46,7 +46,7 @@ def test_chunking_does_not_change_the_result(problem):
 @pytest.mark.parametrize("micro", [1, 7, 13, 40, 100])
 def test_accumulation_equals_full_batch(problem, micro):
     X, y = problem
-    m = make_model("mlp", 5, 3, device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.allclose(accumulated_gradient(m, F.cross_entropy, X, y, micro),
                           full_gradient(m, F.cross_entropy, X, y), rtol=0, atol=1e-14)
     assert all(p.grad is None for p in m.parameters())
@@ -54,7 +54,7 @@ def test_accumulation_equals_full_batch(problem, micro):
 
 def test_bad_inputs(problem):
     X, y = problem
-    m = make_model("logistic", 5, 3, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     bad = X.clone()
     bad[3, 1] = float("nan")
     for fn in (full_gradient, per_example_grads):
@@ -95,7 +95,7 @@ class _SharedLinear(torch.nn.Module):
 
 def test_linear_path_equals_vmap_for_mlp(problem):
     X, y = problem
-    m = make_model("mlp", 5, 3, hidden=(7, 4), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, hidden=(7, 4), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ref = per_example_grads(m, F.cross_entropy, X, y, method="vmap")
     for chunk in (None, 9):
         assert torch.allclose(per_example_grads(m, F.cross_entropy, X, y, chunk_size=chunk, method="layers"), ref,
@@ -173,7 +173,7 @@ def test_result_rows_are_cache_line_aligned_and_correct(problem):
     # d = 5·7 + 7 + 7·3 + 3 = 66 is not a multiple of 16: rows are padded, the result is a view.
     X, y = problem
     for dtype, per_line in ((torch.float32, 16), (torch.float64, 8)):
-        m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=dtype)
+        m = make_model("mlp", 5, 3, hidden=(7,), generator=torch.Generator().manual_seed(0), dtype=dtype)
         got = per_example_grads(m, F.cross_entropy, X.to(dtype), y)
         assert got.shape == (40, 66) and got.data_ptr() % 64 == 0 and got.stride(0) % per_line == 0
         assert torch.allclose(got.double(), _loop_reference(m.double(), X, y), atol=1e-6 if dtype == torch.float32 else 1e-14)
@@ -186,7 +186,7 @@ def test_layer_tape_is_freed_without_the_garbage_collector(problem):
 
     from sgdnoise.gradients import _layer_pass
     X, y = problem
-    m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, hidden=(7,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     gc.disable()
     try:
         tape, _ = _layer_pass(m, F.cross_entropy, X, y)
@@ -226,7 +226,7 @@ def test_sq_norms_without_gradients_match_materialized(kind):
     X = torch.randn(30, 16, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (30,), generator=g)
     if kind == "mlp":
-        m = make_model("mlp", 16, 3, hidden=(8,), device="cpu", dtype=torch.float64)
+        m = make_model("mlp", 16, 3, hidden=(8,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     elif kind == "cnn":   # convolution and linear head both on the layer path
         m = _seeded(_TinyCNN).double()
     elif kind == "grouped":   # a grouped convolution falls back to vmap(grad), the linear head does not
@@ -243,7 +243,7 @@ def test_sq_norms_without_gradients_match_materialized(kind):
 
 def test_sq_norms_scale_with_the_per_example_loss_not_the_mean():
     # One example repeated N times: every per-example gradient is the same vector, whatever N.
-    m = make_model("logistic", 5, 3, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x, t = torch.randn(1, 5, generator=torch.Generator().manual_seed(6), dtype=torch.float64), torch.tensor([2])
     one = per_example_grads(m, F.cross_entropy, x, t, method="vmap").square().sum()
     for n in (1, 10, 100):
@@ -253,7 +253,7 @@ def test_sq_norms_scale_with_the_per_example_loss_not_the_mean():
 
 def test_sq_norms_bad_inputs(problem):
     X, y = problem
-    m = make_model("logistic", 5, 3, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with pytest.raises(ValueError, match="chunk_size"):
         per_example_sq_norms(m, F.cross_entropy, X, y, chunk_size=0)
     with pytest.raises(ValueError, match="same number of rows"):
@@ -263,7 +263,7 @@ def test_sq_norms_bad_inputs(problem):
 @pytest.mark.parametrize("method", ["layers", "vmap"])
 def test_out_array_is_filled_and_returned(problem, method):
     X, y = problem
-    m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, hidden=(7,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ref = _loop_reference(m, X, y)
     buf = torch.full((40, 66), float("nan"), dtype=torch.float64)
     got = per_example_grads(m, F.cross_entropy, X, y, method=method, out=buf)
@@ -274,7 +274,7 @@ def test_out_array_is_filled_and_returned(problem, method):
 
 def test_out_array_is_checked(problem):
     X, y = problem
-    m = make_model("mlp", 5, 3, hidden=(7,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 5, 3, hidden=(7,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     for bad in (torch.empty(40, 65, dtype=torch.float64), torch.empty(40, 66), torch.empty(66, 40, dtype=torch.float64).T,
                 [[0.0] * 66] * 40):
         with pytest.raises(ValueError, match=r"out must be a \(40, 66\)"):

@@ -16,7 +16,7 @@ def problem():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(200, 20, generator=g, dtype=torch.float64)
     y = torch.randint(0, 10, (200,), generator=g)
-    model = make_model("mlp", 20, 10, hidden=(32,), seed=1, device="cpu", dtype=torch.float64)
+    model = make_model("mlp", 20, 10, hidden=(32,), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     assert count_parameters(model) == 1002
     H = full_hessian(model, F.cross_entropy, X, y, chunk_size=128)
     vals, vecs = torch.linalg.eigh(H)
@@ -31,7 +31,7 @@ def test_full_hessian_matches_torch_func_hessian():
     g = gen(3)
     X = torch.randn(15, 3, generator=g, dtype=torch.float64)
     y = torch.randint(0, 2, (15,), generator=g)
-    model = make_model("mlp", 3, 2, hidden=(4,), seed=0, device="cpu", dtype=torch.float64)
+    model = make_model("mlp", 3, 2, hidden=(4,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     names = [n for n, _ in model.named_parameters()]
     shapes = [p.shape for p in model.parameters()]
     flat0 = torch.cat([p.detach().reshape(-1) for p in model.parameters()])

@@ -15,7 +15,7 @@ def problem():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(100, 6, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (100,), generator=g)
-    model = make_model("mlp", 6, 3, hidden=(8, 5), seed=2, device="cpu", dtype=torch.float64)
+    model = make_model("mlp", 6, 3, hidden=(8, 5), generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     return model, X, y
 
 
@@ -41,7 +41,7 @@ def test_losses_at_matches_setting_the_weights(problem):
     w0 = get_flat_params(model)
     pts = w0 + 0.1 * torch.randn(5, w0.numel(), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     expected = []
-    m = make_model("mlp", 6, 3, hidden=(8, 5), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 6, 3, hidden=(8, 5), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     for p in pts:
         set_flat_params(m, p)
         expected.append(float(F.cross_entropy(m(X), y).detach()))

@@ -9,8 +9,8 @@ from sgdnoise.models import (MLP, LogisticRegression, count_parameters, get_flat
 
 
 def test_parameter_counts():
-    assert count_parameters(make_model("logistic", 64, 10, device="cpu")) == 64 * 10 + 10
-    assert count_parameters(make_model("mlp", 64, 10, hidden=(32,), device="cpu")) == 64 * 32 + 32 + 32 * 10 + 10
+    assert count_parameters(make_model("logistic", 64, 10, generator=torch.Generator().manual_seed(0))) == 64 * 10 + 10
+    assert count_parameters(make_model("mlp", 64, 10, hidden=(32,), generator=torch.Generator().manual_seed(0))) == 64 * 32 + 32 + 32 * 10 + 10
     assert count_parameters(MLP((5, 4, 3, 2))) == 5 * 4 + 4 + 4 * 3 + 3 + 3 * 2 + 2
 
 
@@ -28,10 +28,10 @@ def local_seed(seed):
 
 def test_seeded_init_is_reproducible_and_leaves_global_rng():
     state = torch.random.get_rng_state()
-    a = get_flat_params(make_model("mlp", 8, 3, seed=5, device="cpu"))
+    a = get_flat_params(make_model("mlp", 8, 3, generator=torch.Generator().manual_seed(5)))
     assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG was not consumed
-    assert torch.equal(a, get_flat_params(make_model("mlp", 8, 3, seed=5, device="cpu")))
-    assert not torch.equal(a, get_flat_params(make_model("mlp", 8, 3, seed=6, device="cpu")))
+    assert torch.equal(a, get_flat_params(make_model("mlp", 8, 3, generator=torch.Generator().manual_seed(5))))
+    assert not torch.equal(a, get_flat_params(make_model("mlp", 8, 3, generator=torch.Generator().manual_seed(6))))
     # PyTorch's default: uniform on +-1/sqrt(fan_in). The 256 first-layer weights come within 5 %
     # of the bound (all below 0.95 b has probability 0.95^256 = 2e-6) and have variance b^2/3
     # within 5 s.e. (the s.e. of the sample variance of U(-b, b) is b^2 sqrt(4/45/n) = 1.9 % of
@@ -42,7 +42,7 @@ def test_seeded_init_is_reproducible_and_leaves_global_rng():
 
 
 def test_flat_params_round_trip():
-    m = make_model("mlp", 6, 2, hidden=(4,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 6, 2, hidden=(4,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     v = torch.arange(count_parameters(m), dtype=torch.float64)
     set_flat_params(m, v)
     assert torch.equal(get_flat_params(m), v)
@@ -87,16 +87,16 @@ def test_mlp_bad_inputs(kwargs, word):
 
 def test_make_model_bad_kind():
     with pytest.raises(ValueError, match="kind"):
-        make_model("cnn", 4, 2, device="cpu")
+        make_model("cnn", 4, 2, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="n_features"):
-        make_model("logistic", 0, 2, device="cpu")
+        make_model("logistic", 0, 2, generator=torch.Generator().manual_seed(0))
 
 
 def test_batch_norm_variant_shapes_and_layers():
     from torch import nn as _nn
-    m = make_model("mlp", 64, 10, hidden=(32, 16), batch_norm=True, device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 64, 10, hidden=(32, 16), batch_norm=True, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert sum(isinstance(layer, _nn.BatchNorm1d) for layer in m.modules()) == 2
-    plain = make_model("mlp", 64, 10, hidden=(32, 16), device="cpu", dtype=torch.float64)
+    plain = make_model("mlp", 64, 10, hidden=(32, 16), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert not any(isinstance(layer, _nn.BatchNorm1d) for layer in plain.modules())
     x = torch.randn(7, 64, generator=gen(0), dtype=torch.float64)
     lins = [layer for layer in m.modules() if isinstance(layer, _nn.Linear)]
@@ -139,7 +139,7 @@ def test_batch_norm_variant_shapes_and_layers():
 
 def test_batch_norm_needs_mlp():
     with pytest.raises(ValueError, match="batch_norm"):
-        make_model("logistic", 64, 10, batch_norm=True, device="cpu")
+        make_model("logistic", 64, 10, batch_norm=True, generator=torch.Generator().manual_seed(0))
 
 
 def test_make_model_activation():
@@ -147,8 +147,8 @@ def test_make_model_activation():
     # nonlinearity, so with the same seed the weights are identical and the outputs differ.
     import torch as _torch
     from sgdnoise.models import make_model as _make, get_flat_params as _flat
-    relu = _make("mlp", 5, 3, hidden=(4,), seed=1, device="cpu")
-    tanh = _make("mlp", 5, 3, hidden=(4,), seed=1, device="cpu", activation="tanh")
+    relu = _make("mlp", 5, 3, hidden=(4,), generator=_torch.Generator().manual_seed(1))
+    tanh = _make("mlp", 5, 3, hidden=(4,), generator=_torch.Generator().manual_seed(1), activation="tanh")
     assert any(isinstance(m, _torch.nn.Tanh) for m in tanh.modules())
     assert not any(isinstance(m, _torch.nn.Tanh) for m in relu.modules())
     assert _torch.equal(_flat(relu), _flat(tanh))
@@ -183,7 +183,7 @@ def test_label_smoothing_bad_epsilon(eps):
 
 
 def test_replace_head():
-    m = make_model("mlp", 64, 5, hidden=(16,), device="cpu")
+    m = make_model("mlp", 64, 5, hidden=(16,), generator=torch.Generator().manual_seed(0))
     body = m.net[0].weight.detach().clone()
     state = torch.random.get_rng_state()
     replace_head(m, 3, generator=torch.Generator().manual_seed(1))
@@ -197,13 +197,13 @@ def test_replace_head():
     with pytest.raises(ValueError, match="n_classes"):
         replace_head(m, 0)
     with pytest.raises(ValueError, match="model"):
-        replace_head(make_model("logistic", 4, 2, device="cpu"), 2)
+        replace_head(make_model("logistic", 4, 2, generator=torch.Generator().manual_seed(0)), 2)
 
 
 def test_set_flat_params_copies_the_vector():
     # The model must not share memory with the vector it was set from: training in place after
     # set_flat_params(model, w0) must leave w0 as it was (a restart from w0 sees the same point).
-    m = make_model("mlp", 4, 3, hidden=(5,), device="cpu", dtype=torch.float64)
+    m = make_model("mlp", 4, 3, hidden=(5,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     w0 = get_flat_params(m).clone()
     ref = w0.clone()
     set_flat_params(m, w0)

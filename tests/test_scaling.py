@@ -47,9 +47,9 @@ def test_noise_scale_is_trace_over_squared_mean(grads):
 def test_gradient_moments_and_noise_scale_of_model_match_per_example_gradients():
     # Reference: one backward pass per example (a batch of one row), not per_example_grads.
     X, y = _logistic_data(200, 4, seed=2)
-    m = make_model("logistic", 4, 2, seed=0, device="cpu", dtype=torch.float64)
+    m = make_model("logistic", 4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     y = y.long()
-    g2, tr = scaling.noise_scale_of_model(m, F.cross_entropy, X, y)
+    g2, tr = gradient_moments_of_model(m, F.cross_entropy, X, y)
     rows = []
     for i in range(len(y)):
         gi = torch.autograd.grad(F.cross_entropy(m(X[i:i + 1]), y[i:i + 1]), list(m.parameters()))
@@ -57,7 +57,7 @@ def test_gradient_moments_and_noise_scale_of_model_match_per_example_gradients()
     ref_tr, ref_g2 = _trace_and_sq_mean_by_loop(rows)
     assert g2 == pytest.approx(ref_g2, rel=1e-10)
     assert tr == pytest.approx(ref_tr, rel=1e-10)
-    assert scaling.noise_scale_of_model(m, F.cross_entropy, p.X, y) == pytest.approx(ref_tr / ref_g2, rel=1e-10)
+    assert scaling.noise_scale_of_model(m, F.cross_entropy, X, y) == pytest.approx(ref_tr / ref_g2, rel=1e-10)
 
 
 @pytest.mark.parametrize("replace", [True, False])
@@ -81,7 +81,7 @@ def test_logger_estimates_agree_with_exact_values_at_a_fixed_point():
     # A negligible learning rate keeps w fixed: the logged per-step estimates are i.i.d. and unbiased.
     X, y = _logistic_data(512, 4, seed=3)
     X, y = X.float(), y.long()
-    m = make_model("logistic", 4, 2, seed=0, device="cpu")
+    m = make_model("logistic", 4, 2, generator=torch.Generator().manual_seed(0))
     log = scaling.NoiseScaleLogger(F.cross_entropy, b_small=4, X=X, y=y, exact_every=50)
     train_sgd(m, F.cross_entropy, X, y, lr=1e-12, batch_size=32, epochs=25, sampler="replacement",
               callback=log, generator=torch.Generator().manual_seed(0))

@@ -58,7 +58,7 @@ def test_sum_reduction_with_scaled_lr_reproduces_mean():
 
 def test_history_records_evaluations_and_time():
     data = load_digits(device="cpu")
-    m = make_model("logistic", 64, 10, device="cpu")
+    m = make_model("logistic", 64, 10, generator=torch.Generator().manual_seed(0))
     h = train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.2, batch_size=100, epochs=2, evals_per_epoch=3,
                   test=(data.X_test, data.y_test), generator=gen(3))
     assert isinstance(h, History)
@@ -162,7 +162,7 @@ def test_transform_switch_is_applied_to_every_batch():
 
     runs = []
     for transform in (None, identity):
-        m = make_model("logistic", 64, 10, device="cpu", dtype=torch.float64)
+        m = make_model("logistic", 64, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         h = train_sgd(m, F.cross_entropy, data.X_train, data.y_train, lr=0.1, batch_size=100, epochs=1,
                       generator=torch.Generator().manual_seed(0), transform=transform)
         runs.append(h.eval_loss)
@@ -234,7 +234,7 @@ def test_callback_must_be_callable():
 
 def _bn_digits():
     data = load_digits(device="cpu")
-    return data, make_model("mlp", 64, 10, hidden=(16,), seed=0, device="cpu", batch_norm=True)
+    return data, make_model("mlp", 64, 10, hidden=(16,), generator=torch.Generator().manual_seed(0), batch_norm=True)
 
 
 def test_evaluation_runs_in_eval_mode_for_batch_norm():

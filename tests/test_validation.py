@@ -34,7 +34,7 @@ NAN = float("nan")
 
 @functools.cache
 def model64():
-    return models.make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
+    return models.make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
 
 @functools.cache
@@ -287,11 +287,11 @@ CASES: dict[str, list] = {
                                       torch.full((2,), NAN)), r"\bbetas\b"),
     ],
     "landscape.rescale_relu_layers": [
-        (lambda: landscape.rescale_relu_layers(models.make_model("mlp", 3, 2, hidden=(4,), device="cpu"), 0, -2.0),
+        (lambda: landscape.rescale_relu_layers(models.make_model("mlp", 3, 2, hidden=(4,), generator=torch.Generator().manual_seed(0)), 0, -2.0),
          r"\balpha\b"),
     ],
     "landscape.rescaling_factors": [
-        (lambda: landscape.rescaling_factors(models.make_model("mlp", 3, 2, hidden=(4,), device="cpu"), 5, 2.0),
+        (lambda: landscape.rescaling_factors(models.make_model("mlp", 3, 2, hidden=(4,), generator=torch.Generator().manual_seed(0)), 5, 2.0),
          r"\blayer\b"),
     ],
     # langevin
@@ -309,13 +309,13 @@ CASES: dict[str, list] = {
     # models
     "models.LogisticRegression": [(lambda: models.LogisticRegression(0, 2), r"\bn_features\b")],
     "models.MLP": [(lambda: models.MLP((3, 2), dropout=1.0), r"\bdropout\b")],
-    "models.make_model": [(lambda: models.make_model("cnn", 3, 2, device="cpu"), r"\bkind\b"),
-                          (lambda: models.make_model("mlp", 3, 2, hidden=(0,), device="cpu"), r"\bhidden\b"),
-                          (lambda: models.make_model("mlp", 3, 2, device="cpu", dtype=torch.int64), r"\bdtype\b")],
+    "models.make_model": [(lambda: models.make_model("cnn", 3, 2, generator=torch.Generator().manual_seed(0)), r"\bkind\b"),
+                          (lambda: models.make_model("mlp", 3, 2, hidden=(0,), generator=torch.Generator().manual_seed(0)), r"\bhidden\b"),
+                          (lambda: models.make_model("mlp", 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.int64), r"\bdtype\b")],
     "models.count_parameters": [(lambda: models.count_parameters("model"), r"\bmodel\b")],
     "models.get_flat_params": [(lambda: models.get_flat_params(None), r"\bmodel\b")],
     "models.replace_head": [(lambda: models.replace_head(model64(), 0), r"\bn_classes\b"),
-                            (lambda: models.replace_head(models.make_model("mlp", 3, 2, device="cpu"), 2,
+                            (lambda: models.replace_head(models.make_model("mlp", 3, 2, generator=torch.Generator().manual_seed(0)), 2,
                                                          generator=3), r"\bgenerator\b")],
     "models.smoothed_cross_entropy": [(lambda: models.smoothed_cross_entropy(1.5), r"\bepsilon\b")],
     "models.set_flat_params": [(lambda: models.set_flat_params(model64(), torch.zeros(3, dtype=torch.float64)),

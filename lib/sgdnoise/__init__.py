@@ -36,10 +36,6 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
                   (materialized and norms-only), B_simple, gradient diversity, participation
                   ratio, the mini-batch variance theory and its measurement, Σ of least squares
                   [1–3, 5–7]
-``leastsquares``  one least-squares problem (:class:`~leastsquares.LeastSquares`: optimum by
-                  ``torch.linalg.lstsq``, Hessian, per-example gradients, condition number) and
-                  one vectorized SGD/SGLD engine (:func:`~leastsquares.sgd`) with its exact
-                  stationary covariance and moments; ``bayes`` and ``ensemble`` run on it [2, 3, 6]
 ``hessian``       Hessian-vector products, Lanczos top eigenpairs, Hutchinson trace, spectral
                   density, sharpness [1, 5, 6]
 ``fisher``        empirical and true Fisher, eigenspace overlap [2, 5]
@@ -61,6 +57,10 @@ the base, and each analogy stands alone (``lint-imports`` checks these contracts
 ``schedules``     learning-rate and batch-size schedules, scaling rules, noise injection,
                   the Robbins–Monro test [6]
 ``scaling``       gradient noise scale (per-example and two-batch), critical batch [6]
+``leastsquares``  one least-squares problem (:class:`~leastsquares.LeastSquares`: optimum by
+                  ``torch.linalg.lstsq``, Hessian, per-example gradients, condition number) and
+                  one vectorized SGD/SGLD engine (:func:`~leastsquares.sgd`) with its exact
+                  stationary covariance and moments; ``bayes`` and ``ensemble`` run on it [2, 3, 6]
 ``ensemble``      many least-squares SGD runs at once: rates, steps to target, confusion ball [6]
 ``clipping``      gradient clipping by norm, per example and per batch [2]
 ``bayes``         constant-LR SGD and SGLD chains vs the posterior of linear regression [3]

@@ -250,7 +250,7 @@ def gradient_moments_of_model(model: nn.Module, loss_fn: LossFn, X: torch.Tensor
     --------
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("mlp", 3, 2, hidden=(4,), device="cpu", dtype=torch.float64)
+    >>> m = make_model("mlp", 3, 2, hidden=(4,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> g = torch.Generator().manual_seed(0)
     >>> X = torch.randn(6, 3, generator=g, dtype=torch.float64)
     >>> y = torch.tensor([0, 1, 0, 1, 1, 0])
@@ -587,7 +587,7 @@ def minibatch_noise_trace(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y:
     --------
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("logistic", 3, 2, device="cpu")
+    >>> m = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0))
     >>> g = torch.Generator().manual_seed(0)
     >>> X, y = torch.randn(50, 3, generator=g), torch.randint(0, 2, (50,), generator=g)
     >>> tr, g2 = minibatch_noise_trace(m, F.cross_entropy, X, y, 5, 20,
@@ -646,7 +646,7 @@ def gradient_noise_summary(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
     --------
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
+    >>> m = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> g = torch.Generator().manual_seed(0)
     >>> X, y = torch.randn(20, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (20,), generator=g)
     >>> s = gradient_noise_summary(m, F.cross_entropy, X, y)
@@ -704,7 +704,7 @@ def augmentation_noise_split(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
     --------
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
+    >>> m = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> g = torch.Generator().manual_seed(0)
     >>> X, y = torch.randn(30, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (30,), generator=g)
     >>> s = augmentation_noise_split(m, F.cross_entropy, X, y, lambda x: x, 3)   # no augmentation

@@ -79,7 +79,7 @@ def true_fisher(model: nn.Module, X: torch.Tensor, chunk_size: int | None = None
     Examples
     --------
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("logistic", 2, 3, device="cpu", dtype=torch.float64)
+    >>> m = make_model("logistic", 2, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> Fm = true_fisher(m, torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
     >>> Fm.shape, bool(torch.allclose(Fm, Fm.T))
     (torch.Size([9, 9]), True)

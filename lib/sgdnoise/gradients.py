@@ -155,7 +155,7 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: tor
     --------
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("logistic", 3, 2, device="cpu")
+    >>> m = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0))
     >>> X = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
     >>> per_example_grads(m, F.cross_entropy, X, torch.tensor([0, 1, 0, 1, 1])).shape
     torch.Size([5, 8])
@@ -483,7 +483,7 @@ def per_example_grads_layers(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
     --------
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("mlp", 3, 2, hidden=(4,), device="cpu", dtype=torch.float64)
+    >>> m = make_model("mlp", 3, 2, hidden=(4,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> X, y = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64), torch.tensor([0, 1, 0, 1, 1, 0])
     >>> bool(torch.allclose(per_example_grads_layers(m, F.cross_entropy, X, y),
     ...                     per_example_grads(m, F.cross_entropy, X, y, method="vmap")))
@@ -559,7 +559,7 @@ def per_example_sq_norms(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     --------
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("mlp", 3, 2, hidden=(4,), device="cpu", dtype=torch.float64)
+    >>> m = make_model("mlp", 3, 2, hidden=(4,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> X, y = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64), torch.tensor([0, 1, 0, 1, 1, 0])
     >>> sq, G = per_example_sq_norms(m, F.cross_entropy, X, y)
     >>> bool(torch.allclose(sq, per_example_grads(m, F.cross_entropy, X, y).square().sum(1)))

@@ -70,7 +70,7 @@ def filter_normalized_direction(model: nn.Module, *, generator: torch.Generator 
     Examples
     --------
     >>> from sgdnoise.models import make_model
-    >>> m = make_model("logistic", 3, 2, device="cpu")       # weights seeded, W (2, 3) then b (2,)
+    >>> m = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0))       # weights seeded, W (2, 3) then b (2,)
     >>> delta = filter_normalized_direction(m, generator=torch.Generator().manual_seed(0))
     >>> bool(torch.allclose(delta[:6].view(2, 3).norm(dim=1), m.linear.weight.detach().norm(dim=1))), delta[6:].tolist()
     (True, [0.0, 0.0])

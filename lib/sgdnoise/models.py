@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ._validate import check_bool, check_finite, check_positive_int, torch_generator
+from ._validate import check_bool, check_finite, check_generator, check_positive_int, torch_generator
 from .device import default_device
 
 
@@ -89,23 +89,39 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int] = (32,), seed: int = 0,
-               device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
-               batch_norm: bool = False, activation: str = "relu") -> nn.Module:
-    """Build a seeded model: ``"logistic"`` or ``"mlp"`` (``batch_norm=True``: the MLP with batch norm).
+def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int] = (32,), *,
+               generator: torch.Generator | None = None, device: torch.device | str | None = None,
+               dtype: torch.dtype = torch.float32, batch_norm: bool = False,
+               activation: str = "relu") -> nn.Module:
+    r"""Build a model: ``"logistic"`` or ``"mlp"`` (``batch_norm=True``: the MLP with batch norm).
 
     ``activation`` (``"relu"``, ``"tanh"`` or ``"gelu"``) is the MLP's hidden nonlinearity.
 
-    The initialization is drawn from a private ``torch.Generator`` seeded with ``seed`` (the
-    global RNG is left untouched), so the same seed always gives the same weights.
+    Every linear layer gets PyTorch's default bounds :math:`\pm 1/\sqrt{\text{fan-in}}` for its
+    weights and bias, drawn from ``generator`` (the library's randomness rule: the global RNG is
+    never used), so the same seeded generator always gives the same weights. The model lives on
+    the generator's device (on a GPU the draws, and so the weights, differ from the CPU's).
+
+    Parameters
+    ----------
+    generator : torch.Generator, optional
+        Draws the initialization, e.g. ``sgdnoise.make_generator(seed, device)``. ``None``: a
+        fresh generator seeded from the operating system (weights not reproducible).
+    device : torch.device or str, optional
+        Only when ``generator`` is ``None`` (default :func:`sgdnoise.device.default_device`);
+        otherwise it must agree with ``generator.device``.
 
     Examples
     --------
-    >>> m = make_model("mlp", 64, 10, hidden=(32,), device="cpu")
-    >>> count_parameters(m)
-    2410
+    >>> m = make_model("mlp", 64, 10, hidden=(32,), generator=torch.Generator().manual_seed(0))
+    >>> count_parameters(m), next(m.parameters()).device.type
+    (2410, 'cpu')
     """
-    device = torch.device(device) if device is not None else default_device()
+    if generator is not None and device is not None:
+        check_generator(generator, device, data="device")
+    device = (generator.device if generator is not None else
+              torch.device(device) if device is not None else default_device())
+    generator = torch_generator(generator, device)
     if kind not in ("logistic", "mlp"):
         raise ValueError(f"kind must be 'logistic' or 'mlp', got {kind!r}")
     if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
@@ -122,19 +138,19 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
         model = LogisticRegression(n_features, n_classes) if kind == "logistic" else MLP((n_features, *hidden, n_classes),
                                                                                       activation=activation,
                                                                                       batch_norm=batch_norm)
-    gen = torch.Generator().manual_seed(seed)
     for mod in model.modules():
         if isinstance(mod, nn.Linear):
-            _init_linear(mod, gen)
+            _init_linear(mod, generator)
     return model.to(device=device, dtype=dtype)
 
 
 def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
     """PyTorch's default (Kaiming-uniform) bounds ``±1/√fan_in`` for weight and bias, drawn with ``generator``."""
     bound = 1.0 / layer.in_features ** 0.5
+    dev = generator.device
     with torch.no_grad():
-        layer.weight.copy_(torch.empty_like(layer.weight).uniform_(-bound, bound, generator=generator))
-        layer.bias.copy_(torch.empty_like(layer.bias).uniform_(-bound, bound, generator=generator))
+        layer.weight.copy_(torch.empty_like(layer.weight, device=dev).uniform_(-bound, bound, generator=generator))
+        layer.bias.copy_(torch.empty_like(layer.bias, device=dev).uniform_(-bound, bound, generator=generator))
 
 
 def _check_module(model) -> None:
@@ -208,7 +224,7 @@ def replace_head(model: nn.Module, n_classes: int, generator: torch.Generator | 
 
     Examples
     --------
-    >>> m = make_model("mlp", 64, 10, hidden=(32,), device="cpu")
+    >>> m = make_model("mlp", 64, 10, hidden=(32,), generator=torch.Generator().manual_seed(0))
     >>> m = replace_head(m, 5, generator=torch.Generator().manual_seed(0))
     >>> tuple(m(torch.zeros(2, 64)).shape)
     (2, 5)

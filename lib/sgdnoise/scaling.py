@@ -128,7 +128,7 @@ def noise_scale_of_model(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     >>> import torch.nn.functional as F
     >>> from sgdnoise.models import make_model
     >>> from sgdnoise.gradients import per_example_grads
-    >>> m = make_model("logistic", 3, 2, device="cpu", dtype=torch.float64)
+    >>> m = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> g = torch.Generator().manual_seed(0)
     >>> X, y = torch.randn(50, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (50,), generator=g)
     >>> b = noise_scale_of_model(m, F.cross_entropy, X, y)
@@ -273,7 +273,7 @@ class NoiseScaleLogger:
     >>> from sgdnoise.training import train_sgd
     >>> g = torch.Generator().manual_seed(0)
     >>> X, y = torch.randn(200, 3, generator=g), torch.randint(0, 2, (200,), generator=g)
-    >>> m = make_model("logistic", 3, 2, device="cpu")
+    >>> m = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0))
     >>> log = NoiseScaleLogger(F.cross_entropy, b_small=4, X=X, y=y, exact_every=5)
     >>> _ = train_sgd(m, F.cross_entropy, X, y, lr=0.1, batch_size=16, epochs=1, sampler="replacement",
     ...               callback=log, generator=torch.Generator().manual_seed(0))

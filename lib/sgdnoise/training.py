@@ -274,7 +274,7 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
     >>> from sgdnoise.models import make_model
     >>> from sgdnoise.schedules import step_batch_size
     >>> data = load_digits(device="cpu")
-    >>> model = make_model("logistic", 64, 10, device="cpu")
+    >>> model = make_model("logistic", 64, 10, generator=torch.Generator().manual_seed(0))
     >>> h = train_sgd(model, F.cross_entropy, data.X_train, data.y_train, lr=0.1,
     ...               batch_size=step_batch_size(32, 4, [20]), epochs=1, generator=torch.Generator().manual_seed(0))
     >>> bool(h.eval_loss[-1] < h.eval_loss[0]), h.step_batch_size[[0, 19, 20]].tolist()
