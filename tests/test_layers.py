@@ -70,3 +70,24 @@ def test_all_and_dir_are_honest():
     assert set(sgdnoise.__all__) <= set(dir(sgdnoise))
     with pytest.raises(AttributeError, match="no_such_thing"):
         sgdnoise.no_such_thing  # noqa: B018
+
+
+def test_analogies_use_only_the_torch_free_checks():
+    # import-linter ignores "sgdnoise._validate -> torch" (the import is lazy, inside the helpers
+    # that are handed a torch object); this closes the gap it leaves: an analogy may import from
+    # _validate only helpers that never import torch.
+    import ast
+
+    torch_free = {"check_positive_int", "check_positive_float", "check_finite", "check_bool",
+                  "check_numpy_rng", "numpy_generator"}
+    lib = Path(__file__).resolve().parent.parent / "lib" / "sgdnoise"
+    validate = ast.parse((lib / "_validate.py").read_text())
+    for fn in validate.body:
+        if isinstance(fn, ast.FunctionDef) and fn.name in torch_free:
+            imports = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            assert not imports, f"_validate.{fn.name} imports inside: it is no longer torch-free"
+    for name in ANALOGIES:
+        tree = ast.parse((lib / f"{name}.py").read_text())
+        used = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "_validate" for alias in node.names}
+        assert used <= torch_free, f"{name} imports {sorted(used - torch_free)} from _validate (they load torch)"

@@ -313,3 +313,27 @@ def test_parameter_trace_follows_the_updates():
         ws.append(ws[-1] - eta * p.X.T @ (p.X @ ws[-1] - p.y) / 30)
     assert np.allclose(trace.sq_norms, [float(w @ w) for w in ws], rtol=1e-12)
     assert np.allclose(trace.sq_steps, [float((b - a) @ (b - a)) for a, b in zip(ws, ws[1:])], rtol=1e-10)
+
+
+def test_a_constant_batch_size_keeps_the_samplers_batches_and_epochs_count_examples():
+    # A pluggable sampler's batches are used as returned when the batch size does not change (no
+    # re-cut into equal pieces); under a batch-size schedule eval_epoch counts the epoch's steps
+    # done, not steps divided by the first epoch's step count.
+    X = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 2, (40,), generator=torch.Generator().manual_seed(1))
+
+    def uneven(n, b, generator):   # sizes 6, 2, 6, 2, ... covering all n rows
+        cuts = [0]
+        while cuts[-1] < n:
+            cuts.append(min(n, cuts[-1] + (6 if len(cuts) % 2 else 2)))
+        return [torch.arange(a, c) for a, c in zip(cuts, cuts[1:])]
+
+    model = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0))
+    h = train_sgd(model, F.cross_entropy, X, y, lr=0.1, batch_size=6, epochs=1, sampler=uneven,
+                  generator=torch.Generator().manual_seed(2))
+    assert h.step_batch_size.tolist() == [6, 2] * 5
+    model = make_model("logistic", 3, 2, generator=torch.Generator().manual_seed(0))
+    h = train_sgd(model, F.cross_entropy, X, y, lr=0.1, batch_size=step_batch_size(5, 4, [4]), epochs=2,
+                  evals_per_epoch=1, generator=torch.Generator().manual_seed(2))
+    assert h.eval_epoch.tolist() == [0.0, 1.0, 2.0]
+    assert int(h.step_batch_size.sum()) == 80       # two epochs of 40 examples

@@ -182,7 +182,8 @@ def covariance_top_eigenpairs(grads: torch.Tensor, k: int) -> tuple[torch.Tensor
     """
     g = _check_grads(grads)
     n, d = g.shape
-    k = check_positive_int("k", k, maximum=min(n, d))
+    # The centred Gram matrix has rank <= N - 1: a k-th pair beyond it would be arbitrary.
+    k = check_positive_int("k", k, maximum=min(n - 1, d))
     dev = g - g.mean(0)
     vals, vecs = top_eigenpairs(dev @ dev.T / n, k)
     vals = vals.clamp_min(0.0)

@@ -12,12 +12,13 @@ residuals :math:`r(w) = Xw - y`, per-example gradients :math:`g_i(w) = x_i\,r_i(
   injected after each step (SGLD), chunked over runs where the gathered batches would not fit;
   :func:`sgd` runs it for a fixed number of steps;
 * :func:`stationary_covariance`, :func:`stationary_excess`, :func:`expected_excess` — the exact
-  second moments of the engine (with replacement): the stationary covariance of constant-rate
+  second moments of the engine (batches with or without replacement): the stationary covariance of constant-rate
   SGD, its suboptimality (the "confusion ball"), and the expected suboptimality at every step
   under any schedule;
 * :func:`condition_number` — :math:`\lambda_{\max}/\lambda_{\min}` of :math:`X^\top X/N`.
 
-Everything stays on the data's device; the randomness is an explicit ``generator`` on it.
+The engine stays on the data's device, with an explicit ``generator`` on it; the exact moments are
+computed in float64 on the CPU and returned as NumPy arrays.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def _check_problem(problem) -> LeastSquares:
 
 def _as_rates(lr, n_runs: int, step: int, dtype: torch.dtype, device) -> torch.Tensor:
     """``lr`` (one rate or one per run) as an ``(n_runs or 1, 1)`` tensor, checked finite and > 0 (internal)."""
-    rates = torch.as_tensor(np.asarray(lr, dtype=float), dtype=dtype, device=device).reshape(-1)
+    rates = (lr.to(dtype=dtype, device=device) if isinstance(lr, torch.Tensor)
+             else torch.as_tensor(np.asarray(lr, dtype=float), dtype=dtype, device=device)).reshape(-1)
     if rates.numel() not in (1, n_runs) or not bool(torch.isfinite(rates).all()) or bool((rates <= 0).any()):
         raise ValueError(f"learning rate lr must be > 0 and finite, a scalar or one per run ({n_runs}); "
                          f"got {lr} at step {step}")
@@ -204,7 +206,8 @@ class SGDRuns:
         """
         p, R = self.problem, self.n_runs
         b = check_positive_int("batch_size", batch_size, maximum=None if self.replace else p.n)
-        lr = lr if isinstance(lr, torch.Tensor) else _as_rates(lr, R, 0, p.X.dtype, p.X.device)
+        lr = _as_rates(lr, R, 0, p.X.dtype, p.X.device)            # (R or 1, 1), checked
+        inject_var = check_positive_float("inject_var", inject_var, allow_zero=True)
         idx = sample_batches(p.n, b, R, replace=self.replace, generator=self.generator)
         for s in range(0, R, self.chunk_size):
             e = min(R, s + self.chunk_size)
@@ -273,11 +276,24 @@ def sgd(problem: LeastSquares, *, lr: float, batch_size: int, n_steps: int, n_ru
     return runs.w
 
 
-def _moment_map(problem: LeastSquares, lr: float, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch_factor(n: int, batch_size: int, replace: bool) -> float:
+    r""":math:`c_B`, the variance factor of a mean of ``batch_size`` of ``n`` rows (internal).
+
+    :math:`1/B` with replacement, :math:`\frac{N-B}{B(N-1)}` without (Cochran 1977, Thm 2.2).
+    """
+    if check_bool("replace", replace):
+        return 1.0 / batch_size
+    if batch_size > n:
+        raise ValueError(f"batch_size must be <= N = {n} without replacement, got {batch_size}")
+    return (n - batch_size) / (batch_size * (n - 1)) if n > 1 else 0.0
+
+
+def _moment_map(problem: LeastSquares, lr: float, c: float) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The linear map :math:`T` of :math:`\operatorname{vec}C` and the source :math:`\operatorname{vec}\Sigma^\star`.
 
-    :math:`T = I - \eta(A\oplus A) + \eta^2[(1-\frac1B) A\otimes A + \frac1B \mathcal M]`, with
-    :math:`\operatorname{vec}\mathcal M(C) = \frac1N\sum_i (x_i^\top C x_i)\operatorname{vec}(x_ix_i^\top)`.
+    :math:`T = I - \eta(A\oplus A) + \eta^2[(1-c_B) A\otimes A + c_B \mathcal M]`, with
+    :math:`\operatorname{vec}\mathcal M(C) = \frac1N\sum_i (x_i^\top C x_i)\operatorname{vec}(x_ix_i^\top)`
+    and :math:`c_B` from :func:`_batch_factor`.
     """
     Xd, H, r = problem._float64()
     n, d = Xd.shape
@@ -285,13 +301,13 @@ def _moment_map(problem: LeastSquares, lr: float, batch_size: int) -> tuple[torc
     outer = torch.einsum("ni,nj->nij", Xd, Xd).reshape(n, d * d)
     I = torch.eye(d, dtype=torch.float64)
     T = (torch.eye(d * d, dtype=torch.float64) - lr * (torch.kron(H, I) + torch.kron(I, H))
-         + lr ** 2 * ((1 - 1 / batch_size) * torch.kron(H, H) + outer.T @ outer / (n * batch_size)))
+         + lr ** 2 * ((1 - c) * torch.kron(H, H) + c * outer.T @ outer / n))
     return T, (u.T @ u / n).reshape(-1)
 
 
 def stationary_covariance(problem: LeastSquares, lr: float, batch_size: int,
-                          inject_var: float = 0.0) -> np.ndarray:
-    r"""Exact stationary covariance of constant-rate SGD (batches with replacement) on least squares.
+                          inject_var: float = 0.0, replace: bool = True) -> np.ndarray:
+    r"""Exact stationary covariance of constant-rate SGD on least squares.
 
     With :math:`\delta = w - w^\star`, :math:`M_i = x_ix_i^\top`, :math:`u_i = x_i r_i` (residuals at
     :math:`w^\star`, :math:`\sum_i u_i = 0`) and :math:`A = \frac1N\sum_i M_i`, the mini-batch
@@ -300,8 +316,11 @@ def stationary_covariance(problem: LeastSquares, lr: float, batch_size: int,
 
     .. math::
 
-        S = (I-\eta A)S(I-\eta A) + \frac{\eta^2}{B}\Big[\frac1N\sum_i M_i S M_i - ASA + \Sigma^\star\Big] + vI,
+        S = (I-\eta A)S(I-\eta A) + \eta^2 c_B\Big[\frac1N\sum_i M_i S M_i - ASA + \Sigma^\star\Big] + vI,
         \qquad \Sigma^\star = \frac1N\sum_i u_i u_i^\top,
+
+    with :math:`c_B = 1/B` for batches drawn with replacement and :math:`c_B = \frac{N-B}{B(N-1)}`
+    without (the finite-population factor of a mean of :math:`B` distinct rows),
 
     solved as a :math:`d^2\times d^2` linear system. Dropping the bracket's first two terms
     (state-independent noise) gives the Lyapunov equation of
@@ -318,6 +337,8 @@ def stationary_covariance(problem: LeastSquares, lr: float, batch_size: int,
         :math:`B \ge 1`.
     inject_var : float
         :math:`v \ge 0`, injected Gaussian noise per coordinate (SGLD).
+    replace : bool
+        Batches drawn with replacement (default) or without (as ``SGDRuns(replace=False)``).
 
     Returns
     -------
@@ -338,28 +359,29 @@ def stationary_covariance(problem: LeastSquares, lr: float, batch_size: int,
     >>> round(float(stationary_covariance(LeastSquares(X, y), 0.5, 1)[0, 0]), 12)   # 0.5² · 1.25 / (1 − 0.25)
     0.416666666667
     """
-    S = _stationary_second_moment(problem, lr, batch_size, inject_var)
+    S = _stationary_second_moment(problem, lr, batch_size, inject_var, replace)
     if S is None:
         raise ValueError(f"lr = {lr} gives an unstable second-moment recursion: no stationary covariance")
     return S.numpy()
 
 
-def _stationary_second_moment(problem, lr, batch_size, inject_var):
+def _stationary_second_moment(problem, lr, batch_size, inject_var, replace):
     """The fixed point of the second-moment recursion (float64, CPU), or None where it is unstable."""
     _check_problem(problem)
     lr = check_positive_float("lr", lr)
     b = check_positive_int("batch_size", batch_size)
     v = check_positive_float("inject_var", inject_var, allow_zero=True)
-    T, sig = _moment_map(problem, lr, b)
+    c = _batch_factor(problem.n, b, replace)
+    T, sig = _moment_map(problem, lr, c)
     if float(torch.linalg.eigvals(T).abs().max()) >= 1:
         return None
     d = problem.d
-    rhs = lr ** 2 / b * sig + v * torch.eye(d, dtype=torch.float64).reshape(-1)
+    rhs = lr ** 2 * c * sig + v * torch.eye(d, dtype=torch.float64).reshape(-1)
     S = torch.linalg.solve(torch.eye(d * d, dtype=torch.float64) - T, rhs).reshape(d, d)
     return 0.5 * (S + S.T)
 
 
-def stationary_excess(problem: LeastSquares, lr: float, batch_size: int) -> float:
+def stationary_excess(problem: LeastSquares, lr: float, batch_size: int, replace: bool = True) -> float:
     r"""Exact stationary :math:`\mathbb E[L(w)] - L^\star` of constant-rate SGD (``inf`` if unstable).
 
     :math:`\frac12\operatorname{tr}(AS)` with :math:`S` the :func:`stationary_covariance`; for small
@@ -375,7 +397,7 @@ def stationary_excess(problem: LeastSquares, lr: float, batch_size: int) -> floa
     >>> bool(abs(stationary_excess(ls, 1e-4, 2) / (1e-4 / 8 * tr_sigma) - 1) < 1e-3)
     True
     """
-    S = _stationary_second_moment(problem, lr, batch_size, 0.0)
+    S = _stationary_second_moment(problem, lr, batch_size, 0.0, replace)
     if S is None:
         return float("inf")
     return float(0.5 * (problem._float64()[1] * S).sum())
@@ -390,7 +412,7 @@ def _record_steps(record_at, n_steps: int) -> np.ndarray:
 
 
 def expected_excess(problem: LeastSquares, *, lr, batch_size, n_steps: int, record_at=None,
-                    w0=None) -> np.ndarray:
+                    w0=None, replace: bool = True) -> np.ndarray:
     r"""Exact :math:`\mathbb E[L(w_t)] - L^\star` of mini-batch SGD at every step (no sampling).
 
     With :math:`e_t = w_t - w^\star`, :math:`g_i = A_i e + b_i`, :math:`A_i = x_ix_i^\top`,
@@ -422,6 +444,9 @@ def expected_excess(problem: LeastSquares, *, lr, batch_size, n_steps: int, reco
         Steps in ``[0, T]`` to record (default: every step).
     w0 : array of shape (d,), optional
         Starting point (default 0).
+    replace : bool
+        Batches with replacement (default; :math:`1/B_t` below) or without (:math:`1/B_t` becomes
+        :math:`c_B = \frac{N-B_t}{B_t(N-1)}`).
 
     Returns
     -------
@@ -462,12 +487,12 @@ def expected_excess(problem: LeastSquares, *, lr, batch_size, n_steps: int, reco
     out = [0.5 * (H * C).sum((1, 2))] if 0 in want else []
     for t in progress(range(n_steps), "expected-excess recursion", leave=False):
         eta = _as_rates(lr_of(t), n_rates, t, torch.float64, "cpu").reshape(-1, 1, 1)
-        b = check_positive_int("batch_size", b_of(t))
+        c = _batch_factor(n, check_positive_int("batch_size", b_of(t)), replace)
         HC = H @ C
         q = torch.einsum("ni,rij,nj->rn", Xd, C, Xd) + 2 * (m @ Xd.T) * r     # x_i'Cx_i + 2 (x_i'm) r_i
         MK = torch.einsum("rn,ni,nj->rij", q, Xd, Xd) / n
         C = (C - eta * (HC + HC.transpose(1, 2))
-             + eta ** 2 * ((1 - 1 / b) * HC @ H + (MK + S) / b))
+             + eta ** 2 * ((1 - c) * HC @ H + c * (MK + S)))
         C = 0.5 * (C + C.transpose(1, 2))      # rounding would seed an antisymmetric part, which this map can amplify
         m = m - eta[:, :, 0] * (m @ H)
         if t + 1 in want:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
+from torch.nn.utils import parameters_to_vector
 
-from ._validate import check_bool, check_finite, check_generator, check_positive_int, torch_generator
+from ._validate import check_bool, check_finite, check_positive_int, torch_generator
 from .device import default_device
 
 
@@ -48,7 +48,9 @@ class MLP(nn.Module):
         Layer widths including input and output, e.g. ``(64, 32, 10)``; at least two entries.
     activation : {"relu", "tanh", "gelu"}
     dropout : float
-        Dropout probability after each hidden activation (0 disables it).
+        Dropout probability after each hidden activation (0 disables it). ``nn.Dropout`` draws its
+        masks from torch's global generator — the one place of the library that does; for masks
+        from an explicit generator use :class:`sgdnoise.perturbations.GeneratorDropout`.
     batch_norm : bool
         Insert ``nn.BatchNorm1d`` after each hidden linear layer, before the activation
         (Ioffe & Szegedy 2015). In training mode every example's output then depends on the
@@ -99,8 +101,9 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
 
     Every linear layer gets PyTorch's default bounds :math:`\pm 1/\sqrt{\text{fan-in}}` for its
     weights and bias, drawn from ``generator`` (the library's randomness rule: the global RNG is
-    never used), so the same seeded generator always gives the same weights. The model lives on
-    the generator's device (on a GPU the draws, and so the weights, differ from the CPU's).
+    never used), so the same seeded generator always gives the same weights. The draws are made
+    on the generator's device: a CPU generator gives the same weights whatever ``device`` the
+    model is then moved to, a CUDA one draws (different numbers) on the GPU.
 
     Parameters
     ----------
@@ -108,8 +111,8 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
         Draws the initialization, e.g. ``sgdnoise.make_generator(seed, device)``. ``None``: a
         fresh generator seeded from the operating system (weights not reproducible).
     device : torch.device or str, optional
-        Only when ``generator`` is ``None`` (default :func:`sgdnoise.device.default_device`);
-        otherwise it must agree with ``generator.device``.
+        Where the model lives; default the generator's device, else
+        :func:`sgdnoise.device.default_device`.
 
     Examples
     --------
@@ -117,11 +120,9 @@ def make_model(kind: str, n_features: int, n_classes: int, hidden: Sequence[int]
     >>> count_parameters(m), next(m.parameters()).device.type
     (2410, 'cpu')
     """
-    if generator is not None and device is not None:
-        check_generator(generator, device, data="device")
-    device = (generator.device if generator is not None else
-              torch.device(device) if device is not None else default_device())
-    generator = torch_generator(generator, device)
+    device = (torch.device(device) if device is not None else
+              generator.device if generator is not None else default_device())
+    generator = torch_generator(generator, generator.device if generator is not None else device)
     if kind not in ("logistic", "mlp"):
         raise ValueError(f"kind must be 'logistic' or 'mlp', got {kind!r}")
     if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
@@ -181,8 +182,9 @@ def get_flat_params(model: nn.Module) -> torch.Tensor:
 def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
     """Write a vector of length d (as from :func:`get_flat_params`) back into ``model``.
 
-    ``torch.nn.utils.vector_to_parameters`` of a copy of ``flat`` (after checking its length and
-    that it is finite): later in-place updates of the model never write into ``flat``.
+    The parameters are overwritten in place (after checking the length of ``flat`` and that it is
+    finite), chunk by chunk in the order of ``torch.nn.utils.vector_to_parameters``: each keeps its
+    dtype, device and storage, and later updates of the model never write into ``flat``.
 
     Examples
     --------
@@ -198,7 +200,8 @@ def set_flat_params(model: nn.Module, flat: torch.Tensor) -> None:
                          f"{'shape ' + str(tuple(flat.shape)) if isinstance(flat, torch.Tensor) else type(flat).__name__}")
     check_finite("flat", flat)
     with torch.no_grad():
-        vector_to_parameters(flat.detach().to(dtype=params[0].dtype, device=params[0].device).clone(), params)
+        for p, v in zip(params, flat.detach().split([p.numel() for p in params])):
+            p.copy_(v.view_as(p))   # in place: dtypes, devices and views of the parameters are kept
 
 
 def replace_head(model: nn.Module, n_classes: int, generator: torch.Generator | None = None) -> nn.Module:

@@ -28,7 +28,7 @@ from torch import nn
 
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ._validate import check_bool, check_generator, check_positive_float, check_positive_int
+from ._validate import check_bool, check_generator, check_positive_float, check_positive_int, torch_generator
 from .clipping import clip_by_norm
 from .gradients import LossFn, _check_data
 from .sampling import SCHEMES, Sampler, epoch_batches
@@ -46,10 +46,12 @@ class History:
     step_lr, step_batch_size : numpy.ndarray, shape (n_steps,)
         The learning rate and the batch size of each update.
     step_seconds : numpy.ndarray, shape (n_steps,)
-        Wall-clock duration of each update (its median is robust to a busy machine).
+        Wall-clock duration of each update: the batch gather, the ``transform``, the gradient
+        and the update, not the callback (its median is robust to a busy machine).
     eval_step, eval_epoch, eval_time, eval_loss : numpy.ndarray
         Full training objective ``eval_loss`` after ``eval_step`` updates (``eval_epoch`` in
-        epochs, fractional; ``eval_time`` training seconds so far). The first entry is the
+        epochs: completed epochs plus the fraction of the current one's steps, also under a
+        batch-size schedule; ``eval_time`` training seconds so far). The first entry is the
         initial point.
     eval_test_loss, eval_test_accuracy : numpy.ndarray
         The same on the test set when one was given (else empty).
@@ -146,11 +148,12 @@ def _batches(sampler: Sampler, n: int, batch_size_of: Schedule, generator, first
     ``n_planned`` the epoch's number of steps as planned at that point.
     """
     step, done = first_step, 0
-    queue = list(sampler(n, check_positive_int("batch_size", batch_size_of(step), maximum=n), generator))
+    previous = check_positive_int("batch_size", batch_size_of(step), maximum=n)
+    queue = list(sampler(n, previous, generator))
     while queue:
         b = check_positive_int("batch_size", batch_size_of(step), maximum=n)
-        if queue[0].numel() != b and (len(queue) > 1 or queue[0].numel() > b):
-            queue = list(torch.cat(queue).split(b))
+        if b != previous:   # only a change of the scheduled size re-cuts the sampler's batches
+            queue, previous = list(torch.cat(queue).split(b)), b
         yield queue.pop(0), done + 1 + len(queue)
         step, done = step + 1, done + 1
 
@@ -284,16 +287,20 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
                              grad_noise_decay=grad_noise_decay, clip_norm=clip_norm, callback=callback,
                              eval_mode=eval_mode, divergence_threshold=divergence_threshold, transform=transform,
                              test=test, generator=generator, reduction=reduction, sampler=sampler)
+    if generator is None:   # the randomness rule: a fresh OS-seeded generator, on the data's device
+        generator = torch_generator(None, X)
     n, schedule, b_of = X.shape[0], as_schedule(lr, "lr"), as_schedule(batch_size, "batch_size")
     params = [p for p in model.parameters() if p.requires_grad]
     last_epoch = math.ceil(epochs) - 1
-    rec = {k: [] for k in ("loss", "lr", "b", "sec", "ev_step", "ev_time", "ev_loss", "ev_test", "ev_acc")}
+    rec = {k: [] for k in ("loss", "lr", "b", "sec", "ev_step", "ev_epoch", "ev_time", "ev_loss", "ev_test",
+                           "ev_acc")}
 
-    def evaluate(step: int, seconds: float, diverged: bool = False) -> None:
+    def evaluate(step: int, position: float, seconds: float, diverged: bool = False) -> None:
         if rec["ev_step"] and rec["ev_step"][-1] == step:
             return
         model.train(not eval_mode)
         rec["ev_step"].append(step)
+        rec["ev_epoch"].append(position)
         rec["ev_time"].append(seconds)
         rec["ev_loss"].append(math.inf if diverged else objective(model, loss_fn, X, y, l2))
         if test is not None:
@@ -303,8 +310,8 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
 
     was_training = model.training
     model.train()
-    evaluate(0, 0.0)
-    seconds, step, steps_per_epoch, epoch = 0.0, 0, 0, 0
+    evaluate(0, 0.0, 0.0)
+    seconds, step, steps_per_epoch, epoch, position = 0.0, 0, 0, 0, 0.0
     stop = False
     while not stop:
         k_next, done = 0, 0
@@ -315,13 +322,17 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
             eta = float(schedule(step))
             if not math.isfinite(eta) or eta <= 0:
                 raise ValueError(f"learning rate (lr) must be finite and > 0, got {eta} at step {step}")
+            _sync(X.device)
+            t0 = time.perf_counter()   # the step's time: gather, transform, gradient and update
             xb, yb = X[idx], y[idx]
             if transform is not None:
                 xb, yb = transform(xb, yb)
-            if callback is not None:
+            if callback is not None:   # the callback's own time is not the step's
+                _sync(X.device)
+                t_callback = time.perf_counter()
                 callback(step, model, xb, yb)
-            _sync(X.device)
-            t0 = time.perf_counter()
+                _sync(X.device)
+                t0 += time.perf_counter() - t_callback
             loss = loss_fn(model(xb), yb)
             reg = 0.5 * l2 * sum((p ** 2).sum() for p in params) if l2 else 0.0
             grads = torch.autograd.grad(loss * (xb.shape[0] if reduction == "sum" else 1.0) + reg, params)
@@ -342,21 +353,22 @@ def train_sgd(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tenso
             for key, v in (("sec", dt), ("loss", value), ("lr", eta), ("b", int(idx.numel()))):
                 rec[key].append(v)
             step, done = step + 1, done + 1
+            position = epoch + done / planned
             if not math.isfinite(value) or value > divergence_threshold:
-                evaluate(step, seconds, diverged=True)
+                evaluate(step, position, seconds, diverged=True)
                 stop = True
                 break
             while k_next < evals_per_epoch and done >= round(planned * (k_next + 1) / evals_per_epoch):
-                evaluate(step, seconds)
+                evaluate(step, position, seconds)
                 k_next += 1
         stop = stop or epoch >= last_epoch
         epoch += 1
-    evaluate(step, seconds)
+    evaluate(step, position, seconds)
     model.train(was_training)
     ev_step = np.asarray(rec["ev_step"])
     return History(
         step_loss=np.asarray(rec["loss"]), step_lr=np.asarray(rec["lr"]), step_seconds=np.asarray(rec["sec"]),
-        eval_step=ev_step, eval_epoch=ev_step / steps_per_epoch, eval_time=np.asarray(rec["ev_time"]),
+        eval_step=ev_step, eval_epoch=np.asarray(rec["ev_epoch"]), eval_time=np.asarray(rec["ev_time"]),
         eval_loss=np.asarray(rec["ev_loss"]), eval_test_loss=np.asarray(rec["ev_test"]),
         eval_test_accuracy=np.asarray(rec["ev_acc"]), steps_per_epoch=steps_per_epoch,
         step_batch_size=np.asarray(rec["b"], dtype=int),
