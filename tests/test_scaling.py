@@ -5,7 +5,6 @@ import torch.nn.functional as F
 
 from sgdnoise import scaling
 from sgdnoise.data import make_linear_regression
-from sgdnoise.gradients import per_example_grads
 from sgdnoise.models import make_model
 from sgdnoise.covariance import gradient_moments_of_model, minibatch_means, trace_covariance
 from sgdnoise.sampling import sample_batches

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sgdnoise.data import load_digits, make_linear_regression
-from sgdnoise.models import get_flat_params, make_model
+from sgdnoise.models import make_model
 from sgdnoise.schedules import injection_variance, step_batch_size
 from sgdnoise.training import History, ParameterTrace, accuracy, minimize_full_batch, objective, train_sgd
 

@@ -19,7 +19,6 @@ Three things:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from docutils import nodes

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validate import check_finite, check_positive_float, check_positive_int
+from ._validate import check_positive_float, check_positive_int
 from .leastsquares import LeastSquares, _check_problem, sgd
 
 

@@ -24,13 +24,13 @@ computed in float64 on the CPU and returned as NumPy arrays.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from ._progress import progress
 from ._validate import check_bool, check_finite, check_positive_float, check_positive_int, torch_generator
+from .covariance import minibatch_variance_theory
 from .data import least_squares_optimum
 from .sampling import sample_batches
 
@@ -281,11 +281,7 @@ def _batch_factor(n: int, batch_size: int, replace: bool) -> float:
 
     :math:`1/B` with replacement, :math:`\frac{N-B}{B(N-1)}` without (Cochran 1977, Thm 2.2).
     """
-    if check_bool("replace", replace):
-        return 1.0 / batch_size
-    if batch_size > n:
-        raise ValueError(f"batch_size must be <= N = {n} without replacement, got {batch_size}")
-    return (n - batch_size) / (batch_size * (n - 1)) if n > 1 else 0.0
+    return minibatch_variance_theory(1.0, n, batch_size, replace)   # tr Cov of the mean per unit tr Σ
 
 
 def _moment_map(problem: LeastSquares, lr: float, c: float) -> tuple[torch.Tensor, torch.Tensor]:

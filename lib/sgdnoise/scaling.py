@@ -31,6 +31,7 @@ from .covariance import (
     b_simple,
     gradient_moments_of_model,
     mean_gradient,
+    minibatch_variance_theory,
     trace_covariance,
 )
 from .gradients import LossFn
@@ -139,9 +140,10 @@ def noise_scale_of_model(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: 
     return b_simple(tr, g2)
 
 
-def _noise_factor(b: np.ndarray, n: int | None) -> np.ndarray:
-    # E|g_B|^2 = |G|^2 + c_B tr Σ, c_B = 1/B with replacement, (N-B)/(B(N-1)) without.
-    return 1.0 / b if n is None else (n - b) / (b * (n - 1.0))
+def _noise_factor(b: int, n: int | None) -> float:
+    # E|g_B|^2 = |G|^2 + c_B tr Σ: c_B is the mini-batch variance per unit tr Σ, 1/B with
+    # replacement (n None), (N-B)/(B(N-1)) without.
+    return minibatch_variance_theory(1.0, 1 if n is None else n, b, replace=n is None)
 
 
 def two_batch_estimates(sq_norm_small, sq_norm_big, b_small: int, b_big: int, n: int | None = None):
@@ -191,7 +193,7 @@ def two_batch_estimates(sq_norm_small, sq_norm_big, b_small: int, b_big: int, n:
     for name, arr in (("sq_norm_small", s), ("sq_norm_big", b)):
         if (arr < 0).any():
             raise ValueError(f"{name} must be >= 0 (a squared norm), got a minimum of {arr.min()}")
-    c_s, c_b = _noise_factor(np.float64(b_small), n), _noise_factor(np.float64(b_big), n)
+    c_s, c_b = _noise_factor(b_small, n), _noise_factor(b_big, n)
     trace = (s - b) / (c_s - c_b)
     g2 = b - c_b * trace
     return g2, trace
