@@ -173,15 +173,15 @@ def m_opacus(model, mode):
 
 
 def method_factories(make_model, is_mlp, verbose=False):
-    out = {"loop": lambda: m_loop(make_model( generator=torch.Generator().manual_seed(0))), "library": lambda: m_library(make_model( generator=torch.Generator().manual_seed(0))),
-           "library vmap": lambda: m_library(make_model( generator=torch.Generator().manual_seed(0)), "vmap"),
-           "library, out= reused": lambda: m_library_out(make_model( generator=torch.Generator().manual_seed(0)))}
+    out = {"loop": lambda: m_loop(make_model()), "library": lambda: m_library(make_model()),
+           "library vmap": lambda: m_library(make_model(), "vmap"),
+           "library, out= reused": lambda: m_library_out(make_model())}
     if is_mlp:
-        out["einsum (hand)"] = lambda: m_einsum(make_model( generator=torch.Generator().manual_seed(0)))
-    for name, factory in (("BackPACK", lambda: m_backpack(make_model( generator=torch.Generator().manual_seed(0)))),
-                          ("Opacus hooks", lambda: m_opacus(make_model( generator=torch.Generator().manual_seed(0)), "hooks")),
-                          ("Opacus ew", lambda: m_opacus(make_model( generator=torch.Generator().manual_seed(0)), "ew")),
-                          ("Opacus functorch", lambda: m_opacus(make_model( generator=torch.Generator().manual_seed(0)), "functorch"))):
+        out["einsum (hand)"] = lambda: m_einsum(make_model())
+    for name, factory in (("BackPACK", lambda: m_backpack(make_model())),
+                          ("Opacus hooks", lambda: m_opacus(make_model(), "hooks")),
+                          ("Opacus ew", lambda: m_opacus(make_model(), "ew")),
+                          ("Opacus functorch", lambda: m_opacus(make_model(), "functorch"))):
         try:
             __import__("backpack" if name == "BackPACK" else "opacus")
         except ImportError:
@@ -271,7 +271,7 @@ def data_batch(b):
 
 def bench_model(label, key, is_mlp):
     make_model = MODELS[key]
-    print(f"\n== {label}: d = {sum(p.numel() for p in make_model( generator=torch.Generator().manual_seed(0)).parameters())} parameters")
+    print(f"\n== {label}: d = {sum(p.numel() for p in make_model().parameters())} parameters")
     print(f"{'B':>5} {'method':18} {'wall median [min-max] ms':>28} {'CPU ms':>8} {'peak MiB':>9} {'vs loop':>8}"
           f" {'max rel diff':>13}")
     summary = {}
@@ -334,7 +334,7 @@ def bench_trace(label, make_model):
     print(f"\n== tr Sigma, {label}")
     print(f"{'B':>5} {'full gradient ms':>24} {'norms-only tr Sigma ms':>26} {'materialized tr Sigma ms':>28}"
           f" {'norms/grad':>10} {'mat./grad':>9} {'rel diff':>9}")
-    model = make_model( generator=torch.Generator().manual_seed(0))
+    model = make_model()
     for b in BATCHES:
         X, y = data_batch(b)
         t_full = timeit(lambda: full_gradient(model, F.cross_entropy, X, y), 15)
