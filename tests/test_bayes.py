@@ -27,33 +27,6 @@ def cov_z(samples, S):
     return np.abs((np.cov(samples.T) - S) / se).max()
 
 
-def test_noise_covariance_is_hessian_shaped_at_the_optimum(problem):
-    X, y = problem
-    Xn, yn = X.numpy(), y.numpy()
-    N = len(yn)
-    m, _ = linear_regression_posterior(LeastSquares(X, y), 0.25)
-    Sig = ls_cov(X, y, m)
-    # Exact: at the least-squares optimum the mean gradient is 0, so Sigma = (1/N) sum_i r_i^2 x_i x_i^T,
-    # summed here example by example.
-    r = yn - Xn @ m
-    exact = sum(ri ** 2 * np.outer(xi, xi) for xi, ri in zip(Xn, r)) / N
-    np.testing.assert_allclose(Sig, exact, rtol=1e-12, atol=1e-15 * np.abs(exact).max())
-    # Away from the optimum the mean gradient G is subtracted: (1/N) sum_i (g_i - G)(g_i - G)^T, by a loop.
-    w = m + np.array([0.3, -0.5])
-    g = [-xi * (yi - xi @ w) for xi, yi in zip(Xn, yn)]
-    G = sum(g) / N
-    np.testing.assert_allclose(ls_cov(X, y, w), sum(np.outer(gi - G, gi - G) for gi in g) / N,
-                               rtol=1e-12, atol=1e-15)
-    # "Hessian-shaped": Sigma - s^2 A = (1/N) sum_i (r_i^2 - s^2) x_i x_i^T is a mean of N terms;
-    # each entry within 5 of its standard errors (the sample sd of those terms over sqrt N), which
-    # is 10-15 % of s^2 A's diagonal here: a Sigma off by a factor 2 (a lost 1/2) would fail.
-    s2 = float(np.mean(r ** 2))
-    A = Xn.T @ Xn / N
-    terms = (r ** 2 - s2)[:, None, None] * Xn[:, :, None] * Xn[:, None, :]
-    se = terms.std(0, ddof=1) / np.sqrt(N)
-    assert np.all(np.abs(Sig - s2 * A) < 5 * se), (Sig, s2 * A, se)
-
-
 def test_sgld_approaches_the_posterior(problem):
     X, y = problem
     N, s2 = X.shape[0], 0.25
